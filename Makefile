@@ -1,0 +1,71 @@
+# dockercloud-operator: the two commands a fresh machine needs are `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+LOCAL_KUBECONFIG := $(CURDIR)/.testbed/kubeconfig
+KIND_CLUSTER ?= dockercloud-operator
+KIND_VERSION ?= v0.30.0
+CACHE ?= $(HOME)/.cache/dockercloud-operator
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+# -- set-up -------------------------------------------------------------------------------------
+
+$(STAMP): pyproject.toml
+	@bash testbed/check-prerequisites.sh
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+.PHONY: venv
+venv: $(STAMP) ## create .venv with the package and its test tools
+
+.PHONY: testbed
+testbed: $(STAMP) ## build the local control plane's binaries (cached under ~/.cache)
+	$(PY) -m testbed.controlplane build
+
+# -- checks -------------------------------------------------------------------------------------
+
+.PHONY: lint
+lint: $(STAMP) ## ruff and mypy --strict
+	$(BIN)/ruff check operator testbed tests
+	$(BIN)/ruff format --check operator testbed tests
+	$(BIN)/mypy
+
+.PHONY: test
+test: lint testbed ## everything: lint, unit tests, integration tests on a real control plane
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# -- clusters -----------------------------------------------------------------------------------
+
+.PHONY: cluster-up
+cluster-up: testbed ## start the local control plane in the background (.testbed/kubeconfig)
+	$(PY) -m testbed.controlplane up --background --kubeconfig $(LOCAL_KUBECONFIG)
+
+.PHONY: cluster-down
+cluster-down: $(STAMP) ## stop the local control plane
+	$(PY) -m testbed.controlplane down
+
+.PHONY: kind-up
+kind-up: ## for machines with Docker: a kind cluster (.testbed/kind.kubeconfig)
+	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || \
+	  { echo "kind needs a running Docker engine; use 'make cluster-up' for the local control plane."; exit 1; }
+	@command -v kind >/dev/null || GOBIN=$(CACHE)/kind-$(KIND_VERSION) go install sigs.k8s.io/kind@$(KIND_VERSION)
+	PATH="$(CACHE)/kind-$(KIND_VERSION):$$PATH" kind create cluster --name $(KIND_CLUSTER) \
+	  --kubeconfig $(CURDIR)/.testbed/kind.kubeconfig
+	@echo "export KUBECONFIG=$(CURDIR)/.testbed/kind.kubeconfig   # then: make demo, make test"
+
+# -- demo ---------------------------------------------------------------------------------------
+
+.PHONY: demo
+demo: $(STAMP) ## bring up a cluster if none is configured (KUBECONFIG), then show it
+	@bash testbed/demo.sh

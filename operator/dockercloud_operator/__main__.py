@@ -1,0 +1,7 @@
+"""`python -m dockercloud_operator` is the `dockercloud-operator` command."""
+
+import sys
+
+from dockercloud_operator.cli import main
+
+sys.exit(main())

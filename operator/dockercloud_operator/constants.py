@@ -1,0 +1,18 @@
+"""Names shared by every layer: the API group, label and annotation keys."""
+
+GROUP = "app.dockercloud.dev"
+VERSION = "v1"
+KIND = "Service"
+PLURAL = "services"
+SINGULAR = "service"
+SHORT_NAME = "dcs"
+CATEGORY = "dockercloud"
+
+FIELD_MANAGER = "dockercloud-operator"
+
+LABEL_NAME = "app.kubernetes.io/name"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+LABEL_SERVICE = f"{GROUP}/service"
+
+# A node carries `tags.dockercloud.dev/<tag>: "true"` for each Docker Cloud tag it has.
+TAG_LABEL_PREFIX = "tags.dockercloud.dev/"

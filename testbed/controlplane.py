@@ -1,0 +1,519 @@
+"""A real, local Kubernetes control plane: etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler and kwok (simulated nodes whose pods really go Running), on free loopback ports.
+
+    python -m testbed.controlplane build            # build the binaries if missing
+    python -m testbed.controlplane up [--background] [--kubeconfig PATH]
+    python -m testbed.controlplane down             # stop a background one
+
+As a library: `with ControlPlane() as plane: ... plane.kubeconfig ...`. Every process it starts
+is stopped, and its temporary folder removed, when the block ends for whatever reason; should
+the harness itself be killed, the kernel kills its children (parent-death signal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from dockercloud_operator.constants import TAG_LABEL_PREFIX
+from testbed import build
+from testbed.pki import Pki, make_pki
+
+REPO = Path(__file__).resolve().parent.parent
+STATE_DIR = REPO / ".testbed"
+NODE_COUNT = 3
+NODE_NAME = "kwok-node-{}"
+# Node 0 carries a Docker Cloud tag, so placement by tags can be tested.
+TAGGED_NODE_LABELS = {f"{TAG_LABEL_PREFIX}ssd": "true"}
+KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
+START_TIMEOUT = 120.0
+STOP_TIMEOUT = 15.0
+_PR_SET_PDEATHSIG = 1
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+class StartError(RuntimeError):
+    """A component did not come up; the message carries the end of its log."""
+
+
+@dataclass
+class Component:
+    name: str
+    command: list[str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches the harness, which stops us in order
+                preexec_fn=_die_with_parent,
+            )
+
+    def check_alive(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            raise StartError(
+                f"{self.name} exited with code {self.process.returncode}; "
+                f"the end of {self.log}:\n{_tail(self.log)}"
+            )
+
+    def stop(self) -> None:
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class ControlPlane:
+    """Starts the control plane on entering, stops all of it on leaving."""
+
+    workdir: Path | None = None
+    kubeconfig_path: Path | None = None
+    node_count: int = NODE_COUNT
+    # Client rate limits of kube-controller-manager and kube-scheduler (their defaults are 20/30).
+    api_qps: int = 200
+    api_burst: int = 400
+    say: Callable[[str], None] = lambda line: None
+    components: list[Component] = field(default_factory=list)
+    server: str = ""
+    _owns_workdir: bool = False
+    _pki: Pki | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def __enter__(self) -> ControlPlane:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def kubeconfig(self) -> Path:
+        assert self.kubeconfig_path is not None, "the control plane is not started"
+        return self.kubeconfig_path
+
+    @property
+    def pids(self) -> list[int]:
+        return [c.process.pid for c in self.components if c.process is not None]
+
+    def start(self) -> None:
+        started = time.monotonic()
+        bin_dir = build.ensure_binaries(self.say)
+        if self.workdir is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix="dockercloud-testbed-"))
+            self._owns_workdir = True
+        workdir = self.workdir
+        (workdir / "logs").mkdir(parents=True, exist_ok=True)
+        pki = self._pki = make_pki(workdir / "pki")
+        if self.kubeconfig_path is None:
+            self.kubeconfig_path = workdir / "kubeconfig"
+
+        etcd_port, etcd_peer_port = free_port(), free_port()
+        etcd_url = f"http://127.0.0.1:{etcd_port}"
+        self._launch(
+            bin_dir / "etcd",
+            "etcd",
+            "--name=testbed",
+            f"--data-dir={workdir / 'etcd'}",
+            f"--listen-client-urls={etcd_url}",
+            f"--advertise-client-urls={etcd_url}",
+            f"--listen-peer-urls=http://127.0.0.1:{etcd_peer_port}",
+            f"--initial-advertise-peer-urls=http://127.0.0.1:{etcd_peer_port}",
+            f"--initial-cluster=testbed=http://127.0.0.1:{etcd_peer_port}",
+            "--unsafe-no-fsync",
+            "--log-level=warn",
+        )
+        self._wait("etcd", lambda: _http_ok(f"{etcd_url}/health"))
+
+        apiserver_port = free_port()
+        self.server = f"https://127.0.0.1:{apiserver_port}"
+        self._launch(
+            bin_dir / "kube-apiserver",
+            "kube-apiserver",
+            f"--etcd-servers={etcd_url}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={apiserver_port}",
+            f"--cert-dir={workdir / 'apiserver-certs'}",
+            f"--tls-cert-file={pki.serving_cert}",
+            f"--tls-private-key-file={pki.serving_key}",
+            f"--client-ca-file={pki.ca_cert}",
+            "--authorization-mode=RBAC",
+            "--service-cluster-ip-range=10.96.0.0/16",
+            "--allow-privileged=true",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-account-key-file={pki.service_account_public_key}",
+            f"--service-account-signing-key-file={pki.service_account_key}",
+            "--endpoint-reconciler-type=none",
+            "--profiling=false",
+        )
+        self._wait("kube-apiserver", lambda: self._api_ok("/readyz"))
+        _write_kubeconfig(self.kubeconfig, self.server, pki)
+
+        common = [
+            f"--kubeconfig={self.kubeconfig}",
+            f"--authentication-kubeconfig={self.kubeconfig}",
+            f"--authorization-kubeconfig={self.kubeconfig}",
+            "--leader-elect=false",
+            "--bind-address=127.0.0.1",
+            f"--kube-api-qps={self.api_qps}",
+            f"--kube-api-burst={self.api_burst}",
+        ]
+        controller_manager_port = free_port()
+        self._launch(
+            bin_dir / "kube-controller-manager",
+            "kube-controller-manager",
+            *common,
+            f"--secure-port={controller_manager_port}",
+            f"--cert-dir={workdir / 'controller-manager-certs'}",
+            f"--service-account-private-key-file={pki.service_account_key}",
+            f"--root-ca-file={pki.ca_cert}",
+            "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+        )
+        scheduler_port = free_port()
+        self._launch(
+            bin_dir / "kube-scheduler",
+            "kube-scheduler",
+            *common,
+            f"--secure-port={scheduler_port}",
+            f"--cert-dir={workdir / 'scheduler-certs'}",
+        )
+        self._launch(
+            bin_dir / "kwok",
+            "kwok",
+            f"--kubeconfig={self.kubeconfig}",
+            "--manage-all-nodes=false",
+            f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
+            "--cidr=10.244.0.1/16",
+            "--node-ip=127.0.0.1",
+            f"--server-address=127.0.0.1:{free_port()}",
+        )
+        self._wait(
+            "kube-controller-manager",
+            lambda: _http_ok(f"https://127.0.0.1:{controller_manager_port}/healthz"),
+        )
+        self._wait(
+            "kube-scheduler", lambda: _http_ok(f"https://127.0.0.1:{scheduler_port}/healthz")
+        )
+
+        for index in range(self.node_count):
+            labels = TAGGED_NODE_LABELS if index == 0 else {}
+            self._api("POST", "/api/v1/nodes", fake_node(NODE_NAME.format(index), labels))
+        self._wait("the kwok nodes to be Ready", self._nodes_ready)
+        self._wait(
+            "the default ServiceAccount",
+            lambda: self._api_ok("/api/v1/namespaces/default/serviceaccounts/default"),
+        )
+        self.say(
+            f"Control plane ready at {self.server} in {time.monotonic() - started:.1f}s "
+            f"({self.node_count} kwok nodes); kubeconfig: {self.kubeconfig}"
+        )
+
+    def stop(self) -> None:
+        """Stops what was started, newest first, and removes the temporary folder."""
+        for component in reversed(self.components):
+            component.stop()
+        if self._owns_workdir and self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _launch(self, binary: Path, name: str, *args: str) -> None:
+        assert self.workdir is not None
+        component = Component(name, [str(binary), *args], self.workdir / "logs" / f"{name}.log")
+        self.components.append(component)
+        component.start()
+
+    def _wait(self, what: str, ready: Callable[[], bool], timeout: float = START_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            for component in self.components:
+                component.check_alive()
+            if ready():
+                return
+            if time.monotonic() > deadline:
+                logs = "\n".join(f"--- {c.name}\n{_tail(c.log, 15)}" for c in self.components)
+                raise StartError(f"timed out after {timeout:.0f}s waiting for {what}\n{logs}")
+            time.sleep(0.2)
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        assert self._pki is not None
+        context = ssl.create_default_context(cafile=str(self._pki.ca_cert))
+        context.load_cert_chain(str(self._pki.admin_cert), str(self._pki.admin_key))
+        return context
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> bytes:
+        request = urllib.request.Request(
+            self.server + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
+        with urllib.request.urlopen(request, context=self._ssl_context(), timeout=10) as reply:
+            return bytes(reply.read())
+
+    def _api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        return json.loads(self._request(method, path, body))
+
+    def _api_ok(self, path: str) -> bool:
+        try:
+            self._request("GET", path)
+        except (urllib.error.URLError, OSError):
+            return False
+        return True
+
+    def _nodes_ready(self) -> bool:
+        nodes = self._api("GET", "/api/v1/nodes")["items"]
+        ready = [
+            node
+            for node in nodes
+            for condition in node.get("status", {}).get("conditions", [])
+            if condition["type"] == "Ready" and condition["status"] == "True"
+        ]
+        return len(ready) == self.node_count
+
+
+def fake_node(name: str, labels: dict[str, str]) -> dict[str, Any]:
+    """A Node that kwok manages: it reports Ready and moves pods bound to it to Running."""
+    resources = {"cpu": "32", "memory": "256Gi", "pods": "1000"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {KWOK_NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "type": "kwok",
+                **labels,
+            },
+        },
+        "status": {"allocatable": resources, "capacity": resources},
+    }
+
+
+def _http_ok(url: str) -> bool:
+    # Component health endpoints serve self-signed certificates; only reachability matters here.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(url, context=context, timeout=2) as reply:
+            return bool(reply.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _write_kubeconfig(path: Path, server: str, pki: Pki) -> None:
+    def b64(file: Path) -> str:
+        return base64.b64encode(file.read_bytes()).decode()
+
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "testbed",
+                "cluster": {"server": server, "certificate-authority-data": b64(pki.ca_cert)},
+            }
+        ],
+        "users": [
+            {
+                "name": "admin",
+                "user": {
+                    "client-certificate-data": b64(pki.admin_cert),
+                    "client-key-data": b64(pki.admin_key),
+                },
+            }
+        ],
+        "contexts": [{"name": "testbed", "context": {"cluster": "testbed", "user": "admin"}}],
+        "current-context": "testbed",
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # JSON is YAML; written whole, then renamed, so a reader never sees half a file.
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(config, indent=2))
+    partial.chmod(0o600)
+    partial.rename(path)
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    """Turns SIGTERM into SystemExit so `finally` blocks (and so the stop) run."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def up(kubeconfig: Path, ready_file: Path | None = None) -> None:
+    """Runs the control plane in the foreground until interrupted."""
+    with _signals_raise(), contextlib.ExitStack() as stack:
+        # Files outside the temporary folder go too, whichever way this ends.
+        stack.callback(kubeconfig.unlink, missing_ok=True)
+        if ready_file is not None:
+            stack.callback(ready_file.unlink, missing_ok=True)
+        plane = stack.enter_context(ControlPlane(kubeconfig_path=kubeconfig, say=_say))
+        if ready_file is not None:
+            state = {"pid": os.getpid(), "pids": plane.pids, "workdir": str(plane.workdir)}
+            ready_file.write_text(json.dumps(state))
+        _say(f"export KUBECONFIG={kubeconfig}   # then: kubectl get nodes. Ctrl-C stops it.")
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.pause()
+        _say("Stopping the control plane.")
+
+
+def up_in_background(kubeconfig: Path) -> None:
+    """Starts `up` as a detached process; returns once the cluster is ready."""
+    STATE_DIR.mkdir(exist_ok=True)
+    pid_file = STATE_DIR / "controlplane.json"
+    if pid_file.exists() and _alive(json.loads(pid_file.read_text())["pid"]):
+        _say(f"The local control plane is already running; KUBECONFIG={kubeconfig}")
+        return
+    build.ensure_binaries(_say)  # in the foreground, so its progress shows
+    pid_file.unlink(missing_ok=True)
+    log = STATE_DIR / "controlplane.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "testbed.controlplane", "up", "--kubeconfig", str(kubeconfig),
+             "--ready-file", str(pid_file)],
+            cwd=REPO, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    deadline = time.monotonic() + START_TIMEOUT + 30
+    while not pid_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"The control plane did not start; the end of {log}:\n{_tail(log)}")
+        time.sleep(0.5)
+    _say(
+        f"Local control plane running (pid {process.pid}, log {log}).\n"
+        f"  export KUBECONFIG={kubeconfig}\n"
+        "  kubectl get nodes\n"
+        "  make cluster-down   # stops it"
+    )
+
+
+def down() -> None:
+    pid_file = STATE_DIR / "controlplane.json"
+    if not pid_file.exists():
+        _say("No local control plane is running.")
+        return
+    pid = int(json.loads(pid_file.read_text())["pid"])
+    if _alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT * 6
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    pid_file.unlink(missing_ok=True)
+    _say("Local control plane stopped.")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0); it is not running.
+    with contextlib.suppress(OSError):
+        if Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].startswith("Z"):
+            return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m testbed.controlplane", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("build", help="build the binaries if missing")
+    commands.add_parser("bin", help="print the binaries' folder (building them if missing)")
+    up_parser = commands.add_parser("up", help="run the control plane")
+    up_parser.add_argument("--kubeconfig", type=Path, default=STATE_DIR / "kubeconfig")
+    up_parser.add_argument("--background", action="store_true")
+    up_parser.add_argument("--ready-file", type=Path, help=argparse.SUPPRESS)
+    commands.add_parser("down", help="stop the background control plane")
+    args = parser.parse_args(argv)
+
+    if args.command == "build":
+        build.ensure_binaries(_say)
+    elif args.command == "bin":
+        print(build.ensure_binaries(lambda line: print(line, file=sys.stderr, flush=True)))
+    elif args.command == "up" and args.background:
+        up_in_background(args.kubeconfig.resolve())
+    elif args.command == "up":
+        up(args.kubeconfig.resolve(), args.ready_file)
+    else:
+        down()
+
+
+if __name__ == "__main__":
+    main()
