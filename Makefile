@@ -33,6 +33,10 @@ venv: $(STAMP) ## create .venv with the package and its test tools
 testbed: $(STAMP) ## build the local control plane's binaries (cached under ~/.cache)
 	$(PY) -m testbed.controlplane build
 
+.PHONY: crds
+crds: $(STAMP) ## regenerate crds/service.yaml from the pydantic models
+	$(BIN)/dockercloud-operator crd > crds/service.yaml
+
 # -- checks -------------------------------------------------------------------------------------
 
 .PHONY: lint

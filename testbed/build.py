@@ -136,7 +136,7 @@ def ensure_binaries(say: Callable[[str], None] = print) -> Path:
     say(
         f"Building the local control plane into {target} "
         f"(Kubernetes {versions.kubernetes}, etcd {versions.etcd}, kwok {versions.kwok}); "
-        "a cold build takes 10-25 minutes."
+        "a cold build takes 5-10 minutes on 2 cores, more while modules download."
     )
     log_dir = target.parent / "build-logs"
     log_dir.mkdir(exist_ok=True)

@@ -7,13 +7,18 @@ else the local control plane, started once for the whole session and stopped at 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from kubernetes import client, config
+
+from dockercloud_operator import crd
+from testbed import build
 from testbed.controlplane import ControlPlane
+from tests.wait import wait_for
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +45,40 @@ def namespace(api: client.ApiClient) -> Iterator[str]:
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     yield name
     core.delete_namespace(name)
+
+
+@pytest.fixture(scope="session")
+def kubectl() -> str:
+    """kubectl of the test bed's Kubernetes version, else the one on PATH."""
+    built = build.bin_dir() / "kubectl"
+    found = str(built) if built.exists() else shutil.which("kubectl")
+    assert found, "no kubectl: run `make testbed`"
+    return found
+
+
+@pytest.fixture(scope="session")
+def service_crd(api: client.ApiClient) -> str:
+    """The Service CRD, server-side applied from the models and served; returns its name."""
+    extensions = client.ApiextensionsV1Api(api)
+    extensions.patch_custom_resource_definition(
+        crd.CRD_NAME,
+        crd.custom_resource_definition(),
+        field_manager="dockercloud-operator-tests",
+        force=True,
+        _content_type="application/apply-patch+yaml",
+    )
+
+    def served() -> bool:
+        status = extensions.read_custom_resource_definition(crd.CRD_NAME).status
+        established = any(
+            c.type == "Established" and c.status == "True" for c in status.conditions or []
+        )
+        return established and any(
+            r.name == "services"
+            for r in client.CustomObjectsApi(api)
+            .get_api_resources("app.dockercloud.dev", "v1")
+            .resources
+        )
+
+    wait_for(served, "the Service CRD to be served")
+    return crd.CRD_NAME

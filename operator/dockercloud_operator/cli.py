@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from dockercloud_operator import __version__
@@ -21,6 +22,13 @@ def _run(args: argparse.Namespace) -> int:
         standalone=True,
         registry=handlers.registry,
     )
+    return 0
+
+
+def _crd(args: argparse.Namespace) -> int:
+    from dockercloud_operator.crd import render_yaml
+
+    sys.stdout.write(render_yaml())
     return 0
 
 
@@ -44,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     run.set_defaults(handler=_run)
+
+    crd = commands.add_parser(
+        "crd", help="print the Service CustomResourceDefinition (kubectl apply -f -)"
+    )
+    crd.set_defaults(handler=_crd)
     return parser
 
 

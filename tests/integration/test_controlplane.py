@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from testbed.controlplane import REPO, ControlPlane
 
+from testbed.controlplane import REPO, ControlPlane
 from tests.wait import wait_for
 
 LABELS = {"app": "probe"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from testbed import build
 from testbed.controlplane import KWOK_NODE_ANNOTATION, fake_node
 

@@ -1,0 +1,722 @@
+"""The Service resource: pydantic models of the documented Docker Cloud service object.
+
+These models are the single source of truth for the CRD schema (`crd.py` generates
+`crds/service.yaml` from them): field names, types, enums, defaults and descriptions are the
+documented ones. Writable attributes form the spec; read-only ones the status. Constraints the
+schema cannot state are CEL rules (`x-kubernetes-validations`), so the API server rejects bad
+input before the operator sees it; the same rules are checked here for offline use (`render`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
+
+# -- reusable constraints -----------------------------------------------------------------------
+
+_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+DNS_LABEL = rf"^{_LABEL}$"
+DNS_SUBDOMAIN = rf"^{_LABEL}(\.{_LABEL})*$"
+ABSOLUTE_PATH = r"^/.*$"
+SERVICE_URI = r"/api/app/v1/service/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/"
+# A reference to another service: its resource URI, or its name in the same namespace.
+SERVICE_REFERENCE = rf"^({SERVICE_URI}|{_LABEL})$"
+# Docker's image reference grammar: [registry[:port]/]path[:tag][@digest].
+_COMPONENT = r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*"
+_DOMAIN = r"[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+IMAGE_REFERENCE = (
+    rf"^({_DOMAIN}(:[0-9]+)?/)?{_COMPONENT}(/{_COMPONENT})*"
+    r"(:[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
+)
+ENV_KEY = r"^[A-Za-z_][A-Za-z0-9_]*$"
+LINK_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+TAG_NAME = r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$"
+CAPABILITY = r"^[A-Z][A-Z_]*$"
+CPUSET = r"^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$"
+MAC_ADDRESS = r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$"
+DEVICE = r"^/[^:]+(:/[^:]+)?(:[rwm]{1,3})?$"
+USER = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$"
+EXTRA_HOST = rf"^{_DOMAIN}:[0-9A-Fa-f.:]+$"
+
+MAX_LIST = 256  # bounds every list, so the API server can budget the cost of CEL rules
+MAX_STRING = 4096
+MAX_INT32 = 2**31 - 1
+
+# The CRD turns a pattern with words (`SAYS`) into a CEL rule whose message is those words, so
+# the API server says what is allowed instead of quoting a regular expression.
+SAYS = "x-dockercloud-says"
+
+
+def _says(words: str) -> Any:
+    return Field(json_schema_extra={SAYS: words})
+
+
+Str = Annotated[str, StringConstraints(max_length=MAX_STRING)]
+Name = Annotated[str, StringConstraints(max_length=253)]
+Port = Annotated[StrictInt, Field(ge=1, le=65535)]
+ImageReference = Annotated[
+    str,
+    StringConstraints(pattern=IMAGE_REFERENCE, max_length=512),
+    _says(
+        "must be a Docker image reference, [registry[:port]/]name[:tag][@sha256:digest], "
+        "with a lowercase name"
+    ),
+]
+DnsLabel = Annotated[
+    str,
+    StringConstraints(pattern=DNS_LABEL, max_length=63),
+    _says(
+        "must be a DNS label: lowercase letters, digits and '-', starting and ending with a "
+        "letter or digit, at most 63 characters"
+    ),
+]
+DnsSubdomain = Annotated[
+    str,
+    StringConstraints(pattern=DNS_SUBDOMAIN, max_length=253),
+    _says("must be a DNS name: lowercase DNS labels separated by dots"),
+]
+AbsolutePath = Annotated[
+    str,
+    StringConstraints(pattern=ABSOLUTE_PATH, max_length=MAX_STRING),
+    _says("must be an absolute path (starting with /)"),
+]
+ServiceReference = Annotated[
+    str,
+    StringConstraints(pattern=SERVICE_REFERENCE, max_length=253),
+    _says(
+        "must be a service's resource URI (/api/app/v1/service/<uuid>/) or the name of a "
+        "service in the same namespace"
+    ),
+]
+ServiceUri = Annotated[
+    str,
+    StringConstraints(pattern=rf"^{SERVICE_URI}$", max_length=253),
+    _says("must be a service's resource URI (/api/app/v1/service/<uuid>/)"),
+]
+EnvKey = Annotated[
+    str,
+    StringConstraints(pattern=ENV_KEY, max_length=253),
+    _says("must be letters, digits and _, not starting with a digit"),
+]
+LinkName = Annotated[
+    str,
+    StringConstraints(pattern=LINK_NAME, max_length=63),
+    _says("must be a letter or digit, then letters, digits, '_', '.' or '-'"),
+]
+TagName = Annotated[
+    str,
+    StringConstraints(pattern=TAG_NAME, max_length=63),
+    _says(
+        "must be 1-63 letters, digits, '_', '.' or '-', starting and ending with a letter or digit"
+    ),
+]
+PortName = Annotated[
+    str,
+    StringConstraints(pattern=DNS_LABEL, max_length=15),
+    _says("must be lowercase letters, digits and '-', at most 15 characters"),
+]
+Capability = Annotated[
+    str,
+    StringConstraints(pattern=CAPABILITY, max_length=64),
+    _says("must be a capability name in capitals, e.g. NET_ADMIN or ALL"),
+]
+Cpuset = Annotated[
+    str,
+    StringConstraints(pattern=CPUSET, max_length=253),
+    _says("must list CPUs, e.g. 0,1 or 0-3"),
+]
+MacAddress = Annotated[
+    str,
+    StringConstraints(pattern=MAC_ADDRESS, max_length=17),
+    _says("must be a MAC address, e.g. 02:42:ac:11:65:43"),
+]
+Device = Annotated[
+    str,
+    StringConstraints(pattern=DEVICE, max_length=1024),
+    _says(
+        "must be host_path[:container_path][:permissions]: absolute paths, permissions of r, w, m"
+    ),
+]
+User = Annotated[
+    str,
+    StringConstraints(pattern=USER, max_length=253),
+    _says("must be a user name or uid, optionally followed by :group or :gid"),
+]
+ExtraHost = Annotated[
+    str,
+    StringConstraints(pattern=EXTRA_HOST, max_length=300),
+    _says("must be hostname:IP"),
+]
+
+
+def cel(rule: str, message: str, **extra: str) -> dict[str, str]:
+    """One `x-kubernetes-validations` entry."""
+    return {"rule": rule, "message": message, **extra}
+
+
+def kubernetes(**extensions: Any) -> dict[str, Any]:
+    """Schema extensions for the CRD, spelled the Kubernetes way (`x-kubernetes-*`)."""
+    return {f"x-kubernetes-{key.replace('_', '-')}": value for key, value in extensions.items()}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_enum_values=True, validate_default=True)
+
+
+# -- enums --------------------------------------------------------------------------------------
+
+
+class Autorestart(StrEnum):
+    """Whether to restart the containers automatically if they stop (Crash recovery)."""
+
+    OFF = "OFF"
+    ON_FAILURE = "ON_FAILURE"
+    ALWAYS = "ALWAYS"
+
+
+class Autodestroy(StrEnum):
+    """Whether to terminate the containers automatically if they stop (Autodestroy)."""
+
+    OFF = "OFF"
+    ON_SUCCESS = "ON_SUCCESS"
+    ALWAYS = "ALWAYS"
+
+
+class DeploymentStrategy(StrEnum):
+    """Container distribution among nodes."""
+
+    EMPTIEST_NODE = "EMPTIEST_NODE"
+    HIGH_AVAILABILITY = "HIGH_AVAILABILITY"
+    EVERY_NODE = "EVERY_NODE"
+
+
+class NetworkMode(StrEnum):
+    """bridge: a new network stack on the docker bridge; host: the host's network stack."""
+
+    bridge = "bridge"
+    host = "host"
+
+
+class PidMode(StrEnum):
+    """The PID (process) namespace mode of the containers."""
+
+    none = "none"
+    host = "host"
+
+
+class Protocol(StrEnum):
+    tcp = "tcp"
+    udp = "udp"
+
+
+class Role(StrEnum):
+    global_ = "global"
+
+
+class State(StrEnum):
+    """The documented service states."""
+
+    NOT_RUNNING = "Not running"
+    STARTING = "Starting"
+    RUNNING = "Running"
+    PARTLY_RUNNING = "Partly running"
+    SCALING = "Scaling"
+    REDEPLOYING = "Redeploying"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+    TERMINATING = "Terminating"
+    TERMINATED = "Terminated"
+
+
+# -- spec parts ---------------------------------------------------------------------------------
+
+
+class ContainerPort(_Model):
+    """A port of the service's containers (Service Port attributes)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=kubernetes(
+            validations=[
+                cel(
+                    "!has(self.outer_port) || self.published",
+                    "outer_port is the port on the nodes' public interface: "
+                    "it needs published: true",
+                    fieldPath=".outer_port",
+                )
+            ]
+        )
+    )
+
+    protocol: Protocol = Field(description="The protocol of the port, either tcp or udp.")
+    inner_port: Port = Field(description="The port number inside the container to be published.")
+    outer_port: Port | None = Field(
+        None,
+        description="The port number in the node public network interface to be published "
+        "(default: dynamic allocation if published is true).",
+    )
+    port_name: PortName | None = Field(
+        None, description="Name of the service associated to this port."
+    )
+    published: StrictBool = Field(
+        False,
+        description="Whether to publish the port in the host public network interface or not. "
+        "Non-published ports can only be accessed via links.",
+    )
+
+    @model_validator(mode="after")
+    def _outer_port_needs_published(self) -> ContainerPort:
+        if self.outer_port is not None and not self.published:
+            raise ValueError("outer_port needs published: true")
+        return self
+
+
+class EnvVar(_Model):
+    """A user-defined environment variable (Service Environment Variable attributes)."""
+
+    key: EnvKey = Field(
+        description="The name of the environment variable (letters, digits and _, "
+        "not starting with a digit)."
+    )
+    value: Str = Field(description="The value of the environment variable.")
+
+
+class Link(_Model):
+    """A link to another service (Related services attributes)."""
+
+    to_service: ServiceReference = Field(
+        description="The target of the link: its resource URI (/api/app/v1/service/<uuid>/) "
+        "or its name in the same namespace."
+    )
+    name: LinkName | None = Field(
+        None,
+        description="The link name, the prefix of the link's environment variables "
+        "(default: the target's name).",
+    )
+    from_service: ServiceUri | None = Field(
+        None,
+        description="The resource URI of the origin of the link (read back as this service's).",
+    )
+
+
+class Binding(_Model):
+    """A volume binding (Service binding attributes)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=kubernetes(
+            validations=[
+                cel(
+                    "has(self.container_path) != has(self.volumes_from)",
+                    "a binding needs exactly one of container_path (a volume) "
+                    "or volumes_from (another service's volumes)",
+                ),
+                cel(
+                    "!has(self.host_path) || has(self.container_path)",
+                    "host_path needs the container_path to mount it at",
+                    fieldPath=".host_path",
+                ),
+            ]
+        )
+    )
+
+    host_path: AbsolutePath | None = Field(None, description="The host path of the volume.")
+    container_path: AbsolutePath | None = Field(
+        None,
+        description="The container path where the volume is mounted "
+        "(required if volumes_from is omitted).",
+    )
+    rewritable: StrictBool = Field(True, description="true if the volume has writable permissions.")
+    volumes_from: ServiceReference | None = Field(
+        None,
+        description="The resource URI (or name) of the service whose volumes to mount "
+        "(required if container_path is omitted).",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Binding:
+        if (self.container_path is None) == (self.volumes_from is None):
+            raise ValueError("a binding needs exactly one of container_path or volumes_from")
+        if self.host_path is not None and self.container_path is None:
+            raise ValueError("host_path needs the container_path to mount it at")
+        return self
+
+
+class Tag(_Model):
+    """A deployment tag: containers go only to nodes that carry every tag of the service."""
+
+    name: TagName = Field(
+        description="The tag (letters, digits, '-', '_', '.'; at most 63 characters)."
+    )
+
+
+class Redeploy(_Model):
+    """A redeploy request: every new token redeploys all containers with the current spec."""
+
+    token: Annotated[str, StringConstraints(min_length=1, max_length=253)] = Field(
+        description="Any new value (a timestamp, a counter) requests a redeploy."
+    )
+    reuse_volumes: StrictBool = Field(
+        True, description="Whether to reuse the container volumes for this redeploy (default)."
+    )
+
+
+def _list(description: str, *keys: str, **extra: Any) -> Any:
+    """A bounded list field; with `keys`, items are unique by them (a list-type map)."""
+    extensions = (
+        kubernetes(list_type="map", list_map_keys=list(keys), **extra)
+        if keys
+        else kubernetes(**extra)
+        if extra
+        else None
+    )
+    return Field(
+        default_factory=list,
+        max_length=MAX_LIST,
+        description=description,
+        json_schema_extra=extensions,
+    )
+
+
+class ServiceSpec(_Model):
+    """The writable attributes of a Docker Cloud service."""
+
+    model_config = ConfigDict(
+        json_schema_extra=kubernetes(
+            validations=[
+                cel(
+                    "(self.deployment_strategy == 'EVERY_NODE') == "
+                    "(oldSelf.deployment_strategy == 'EVERY_NODE')",
+                    "A service cannot be updated to or from a deployment_strategy of EVERY_NODE",
+                    fieldPath=".deployment_strategy",
+                ),
+                cel(
+                    "self.deployment_strategy != 'EVERY_NODE' || "
+                    "self.target_num_containers == oldSelf.target_num_containers",
+                    "An EVERY_NODE service runs one container on every node and cannot be "
+                    "scaled: target_num_containers cannot change",
+                    fieldPath=".target_num_containers",
+                ),
+                cel(
+                    "!has(self.memory_swap) || self.memory_swap == -1 || "
+                    "(has(self.memory) && self.memory_swap >= self.memory)",
+                    "memory_swap (memory + swap, in MB) needs memory and must be at least "
+                    "memory, or -1 for unlimited swap",
+                    fieldPath=".memory_swap",
+                ),
+                cel(
+                    "!has(self.container_ports) || self.container_ports.all(p, "
+                    "!has(p.outer_port) || self.container_ports.exists_one(q, "
+                    "has(q.outer_port) && q.outer_port == p.outer_port && "
+                    "q.protocol == p.protocol))",
+                    "two published ports cannot share an outer_port and protocol",
+                    fieldPath=".container_ports",
+                ),
+            ]
+        )
+    )
+
+    image: ImageReference = Field(
+        description="The image used to deploy this service in docker format, "
+        "i.e. tutum/hello-world, tutum/ubuntu:5.6. If no tag is indicated, it will be set to "
+        "latest by default."
+    )
+    name: DnsLabel | None = Field(
+        None,
+        description="A human-readable name for the service; when given, it must equal "
+        "metadata.name, which names the service, its containers, endpoint URLs and "
+        "environment variables.",
+    )
+    nickname: Name | None = Field(
+        None, description="A user-friendly name for the service (name by default)."
+    )
+    running: StrictBool = Field(
+        True,
+        description="Start (true) or stop (false) the service. A service created with false "
+        "is created without starting it (Not running); stopping keeps target_num_containers.",
+    )
+    redeploy: Redeploy | None = Field(
+        None,
+        description="Redeploys all containers with the current configuration whenever its "
+        "token changes.",
+    )
+    target_num_containers: StrictInt = Field(
+        1,
+        ge=0,
+        le=MAX_INT32,
+        description="The requested number of containers to deploy for the service.",
+    )
+    run_command: Str | None = Field(
+        None,
+        description="The command used to start the containers of this service, overriding "
+        "the value specified in the image, i.e. /run.sh.",
+    )
+    entrypoint: Str | None = Field(
+        None,
+        description="The command prefix used to start the containers of this service, "
+        "overriding the value specified in the image, i.e. /usr/sbin/sshd.",
+    )
+    container_ports: list[ContainerPort] = _list(
+        "Ports to be published on the containers of this service, added to the image's.",
+        "inner_port",
+        "protocol",
+    )
+    container_envvars: list[EnvVar] = _list(
+        "User-defined environment variables of the containers, overriding the image's.",
+        "key",
+    )
+    linked_to_service: list[Link] = _list("The services this service is linked to.", "to_service")
+    bindings: list[Binding] = _list("The volume bindings the service mounts.")
+    autorestart: Autorestart = Field(
+        Autorestart.OFF,
+        description="Whether the containers should be restarted if they stop "
+        "(OFF, ON_FAILURE, ALWAYS).",
+    )
+    autodestroy: Autodestroy = Field(
+        Autodestroy.OFF,
+        description="Whether the containers should be terminated if they stop "
+        "(OFF, ON_SUCCESS, ALWAYS).",
+    )
+    autoredeploy: StrictBool = Field(
+        False,
+        description="Whether to redeploy the containers when the image is updated in the registry.",
+    )
+    sequential_deployment: StrictBool = Field(
+        False, description="Whether the containers should be launched and scaled in sequence."
+    )
+    roles: list[Role] = _list(
+        "Docker Cloud API roles granted to the service (possible values: global).",
+        list_type="set",
+    )
+    privileged: StrictBool = Field(
+        False,
+        description="Whether to start the containers with Docker's privileged flag set, "
+        "which allows access to all devices on the host among other things.",
+    )
+    deployment_strategy: DeploymentStrategy = Field(
+        DeploymentStrategy.EMPTIEST_NODE,
+        description="Container distribution among nodes (EMPTIEST_NODE, HIGH_AVAILABILITY, "
+        "EVERY_NODE). A service cannot be updated to or from EVERY_NODE.",
+    )
+    tags: list[Tag] = _list("Tags used to deploy the service (node selection).", "name")
+    net: NetworkMode = Field(
+        NetworkMode.bridge, description="The network mode of the containers (bridge, host)."
+    )
+    pid: PidMode = Field(
+        PidMode.none, description="The PID namespace mode of the containers (none, host)."
+    )
+    working_dir: AbsolutePath = Field(
+        "/", description="Working directory for running binaries within a container."
+    )
+    user: User | None = Field(
+        None,
+        description="The user (name or uid, optionally :group) the containers run as "
+        "(the image's, root by default).",
+    )
+    hostname: DnsLabel | None = Field(None, description="The hostname of the containers.")
+    domainname: DnsSubdomain | None = Field(None, description="The domainname of the containers.")
+    mac_address: MacAddress | None = Field(
+        None, description="Ethernet device's MAC address of the containers."
+    )
+    cgroup_parent: Name | None = Field(
+        None, description="Optional parent cgroup of the containers."
+    )
+    tty: StrictBool = Field(False, description="Whether the containers have a tty.")
+    stdin_open: StrictBool = Field(False, description="Whether the containers have stdin opened.")
+    read_only: StrictBool = Field(
+        False, description="Whether the filesystem of every container is read-only."
+    )
+    dns: list[Annotated[str, StringConstraints(max_length=45)]] = _list(
+        "Custom DNS servers (IP addresses) of the containers.",
+        validations=[cel("self.all(s, isIP(s))", "dns entries must be IP addresses")],
+    )
+    dns_search: list[DnsSubdomain] = _list("Custom DNS search domains of the containers.")
+    cap_add: list[Capability] = _list(
+        "Capabilities added to the containers (e.g. NET_ADMIN, ALL).", list_type="set"
+    )
+    cap_drop: list[Capability] = _list(
+        "Capabilities dropped from the containers (e.g. NET_ADMIN, ALL).", list_type="set"
+    )
+    devices: list[Device] = _list(
+        "Device mappings of the containers (host_path[:container_path][:rwm])."
+    )
+    extra_hosts: list[ExtraHost] = _list(
+        "Hostname mappings of the containers (hostname:IP).",
+        validations=[
+            cel(
+                "self.all(h, isIP(h.substring(h.indexOf(':') + 1)))",
+                "extra_hosts entries must be hostname:IP",
+            )
+        ],
+    )
+    security_opt: list[Annotated[str, StringConstraints(max_length=MAX_STRING)]] = _list(
+        "Labeling scheme (security options) of the containers."
+    )
+    labels: dict[Annotated[str, StringConstraints(min_length=1, max_length=253)], Str] = Field(
+        default_factory=dict,
+        max_length=MAX_LIST,
+        description="Metadata in form of dictionary used for every container of this service.",
+        json_schema_extra=kubernetes(
+            validations=[
+                cel("self.all(k, size(k) > 0 && size(k) <= 253)", "label keys are 1-253 characters")
+            ]
+        ),
+    )
+    cpu_shares: StrictInt | None = Field(
+        None,
+        ge=2,
+        le=262144,
+        description="The relative CPU priority of the containers (1024 = one CPU).",
+    )
+    cpuset: Cpuset | None = Field(
+        None, description="CPUs in which to allow execution (e.g. 0,1 or 0-3)."
+    )
+    memory: StrictInt | None = Field(
+        None, ge=1, le=MAX_INT32, description="The memory limit of the containers in MB."
+    )
+    memory_swap: StrictInt | None = Field(
+        None,
+        ge=-1,
+        le=MAX_INT32,
+        description="Total memory limit (memory + swap) of the containers in MB; -1 for "
+        "unlimited swap.",
+    )
+    stack: Annotated[str, StringConstraints(max_length=253)] | None = Field(
+        None, description="Resource URI of the stack that the service belongs to."
+    )
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> ServiceSpec:
+        """The CEL rules that need only the new object, checked offline too."""
+        swap = self.memory_swap
+        if swap not in (None, -1) and (self.memory is None or swap < self.memory):
+            raise ValueError("memory_swap needs memory and must be at least memory, or -1")
+        # The list-type maps and sets of the schema: the server rejects duplicate keys.
+        unique_by: list[tuple[str, list[Any]]] = [
+            ("container_ports", [(p.inner_port, p.protocol) for p in self.container_ports]),
+            ("container_envvars", [e.key for e in self.container_envvars]),
+            ("linked_to_service", [link.to_service for link in self.linked_to_service]),
+            ("tags", [tag.name for tag in self.tags]),
+            ("roles", list(self.roles)),
+            ("cap_add", self.cap_add),
+            ("cap_drop", self.cap_drop),
+        ]
+        for attribute, keys in unique_by:
+            if len(keys) != len(set(keys)):
+                raise ValueError(f"{attribute} has duplicate entries")
+        outer = [(p.outer_port, p.protocol) for p in self.container_ports if p.outer_port]
+        if len(outer) != len(set(outer)):
+            raise ValueError("two published ports cannot share an outer_port and protocol")
+        if not all(_is_ip(server) for server in self.dns):
+            raise ValueError("dns entries must be IP addresses")
+        if not all(_is_ip(host.partition(":")[2]) for host in self.extra_hosts):
+            raise ValueError("extra_hosts entries must be hostname:IP")
+        return self
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+# -- status -------------------------------------------------------------------------------------
+
+
+class PortStatus(_Model):
+    """Where a port of the service is reached."""
+
+    protocol: Protocol
+    inner_port: Port
+    outer_port: Port | None = None
+    published: bool = False
+    endpoint_uri: Str | None = Field(None, description="The URI of the endpoint for this port.")
+
+
+class LinkStatus(_Model):
+    name: Str
+    from_service: Str
+    to_service: Str
+
+
+class Condition(_Model):
+    """A Kubernetes condition (metav1.Condition)."""
+
+    type: Annotated[str, StringConstraints(max_length=316)]
+    status: Annotated[str, StringConstraints(pattern="^(True|False|Unknown)$")]
+    reason: Annotated[str, StringConstraints(max_length=1024)] = ""
+    message: Annotated[str, StringConstraints(max_length=32768)] = ""
+    lastTransitionTime: Str | None = None
+    observedGeneration: int | None = None
+
+
+class ServiceStatus(_Model):
+    """The read-only attributes of a Docker Cloud service, maintained by the operator."""
+
+    uuid: Str | None = Field(None, description="A unique identifier (the object's metadata.uid).")
+    resource_uri: Str | None = Field(
+        None, description="A unique API endpoint that represents the service."
+    )
+    image_name: Str | None = Field(
+        None, description="The Docker image name and tag used for the service containers."
+    )
+    state: State | None = Field(None, description="The state of the service.")
+    synchronized: StrictBool | None = Field(
+        None,
+        description="Whether the current service definition is synchronized with the "
+        "current containers.",
+    )
+    deployed_datetime: Str | None = Field(None, description="The last deployment.")
+    started_datetime: Str | None = Field(None, description="The last start operation.")
+    stopped_datetime: Str | None = Field(None, description="The last stop operation.")
+    destroyed_datetime: Str | None = Field(None, description="The terminate operation.")
+    current_num_containers: StrictInt | None = Field(
+        None, description="The actual number of containers deployed."
+    )
+    running_num_containers: StrictInt | None = Field(
+        None, description="The number of deployed containers in Running state."
+    )
+    stopped_num_containers: StrictInt | None = Field(
+        None, description="The number of deployed containers in Stopped state."
+    )
+    running_of_target: Str | None = Field(
+        None, description="running_num_containers/target_num_containers, for display."
+    )
+    containers: list[Str] = Field(
+        default_factory=list, description="Resource URIs of the service's containers."
+    )
+    container_ports: list[PortStatus] = Field(
+        default_factory=list, description="The service's ports and their endpoint URIs."
+    )
+    public_dns: Str | None = Field(
+        None, description="A name that resolves to the service's published endpoints."
+    )
+    link_variables: dict[str, Str] = Field(
+        default_factory=dict,
+        description="The environment variables exposed in containers linked to this service.",
+    )
+    linked_from_service: list[LinkStatus] = Field(
+        default_factory=list, description="The services that link to this one."
+    )
+    selector: Str | None = Field(
+        None, description="The label selector of the containers (for the scale subresource)."
+    )
+    observedGeneration: StrictInt | None = Field(
+        None, description="The spec generation this status describes."
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        description="Kubernetes conditions: Ready, Synchronized, UnsupportedAttributes.",
+        json_schema_extra=kubernetes(list_type="map", list_map_keys=["type"]),
+    )
