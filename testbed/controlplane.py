@@ -1,5 +1,6 @@
 """A real, local Kubernetes control plane: etcd, kube-apiserver, kube-controller-manager,
-kube-scheduler and kwok (simulated nodes whose pods really go Running), on free loopback ports.
+kube-scheduler and kwok (simulated nodes whose pods really go Running), on free loopback ports,
+plus a tiny dynamic volume provisioner (a thread) behind the default StorageClass `testbed`.
 
     python -m testbed.controlplane build            # build the binaries if missing
     python -m testbed.controlplane up [--background] [--kubeconfig PATH]
@@ -25,6 +26,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -47,6 +49,9 @@ TAGGED_NODE_LABELS = {f"{TAG_LABEL_PREFIX}ssd": "true"}
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 15.0
+STORAGE_CLASS = "testbed"
+PROVISIONER = "testbed.dockercloud.dev/hostpath"
+PROVISION_INTERVAL = 0.5
 _PR_SET_PDEATHSIG = 1
 
 
@@ -125,6 +130,8 @@ class ControlPlane:
     server: str = ""
     _owns_workdir: bool = False
     _pki: Pki | None = None
+    _provisioner: threading.Thread | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -257,6 +264,12 @@ class ControlPlane:
             labels = TAGGED_NODE_LABELS if index == 0 else {}
             self._api("POST", "/api/v1/nodes", fake_node(NODE_NAME.format(index), labels))
         self._wait("the kwok nodes to be Ready", self._nodes_ready)
+        self._api("POST", "/apis/storage.k8s.io/v1/storageclasses", storage_class())
+        self._stopping.clear()
+        self._provisioner = threading.Thread(
+            target=self._provision, name="testbed-provisioner", daemon=True
+        )
+        self._provisioner.start()
         self._wait(
             "the default ServiceAccount",
             lambda: self._api_ok("/api/v1/namespaces/default/serviceaccounts/default"),
@@ -268,6 +281,11 @@ class ControlPlane:
 
     def stop(self) -> None:
         """Stops what was started, newest first, and removes the temporary folder."""
+        # The provisioner first: it talks to the API server, which is about to go.
+        self._stopping.set()
+        if self._provisioner is not None:
+            self._provisioner.join(STOP_TIMEOUT)
+            self._provisioner = None
         for component in reversed(self.components):
             component.stop()
         if self._owns_workdir and self.workdir is not None:
@@ -319,6 +337,53 @@ class ControlPlane:
             return False
         return True
 
+    def _provision(self) -> None:
+        """Dynamic provisioning for the `testbed` StorageClass, every PROVISION_INTERVAL seconds.
+
+        Nothing else in the bed provisions volumes, so without this a PersistentVolumeClaim (a
+        StatefulSet's volumeClaimTemplate, say) stays Pending and its pods are never scheduled.
+        For each Pending `testbed` claim it creates a hostPath PersistentVolume already claimed by
+        it (kube-controller-manager's PV controller does the binding), and it deletes the
+        `testbed` volumes whose claim is gone (Released or Failed), which the PV controller leaves
+        to the external provisioner. Errors go to logs/provisioner.log; the next pass retries.
+        """
+        assert self.workdir is not None
+        root, log = self.workdir / "volumes", self.workdir / "logs" / "provisioner.log"
+
+        def say(line: str) -> None:
+            with log.open("a") as out:
+                out.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}\n")
+
+        while not self._stopping.is_set():
+            try:
+                self._provision_pass(root, say)
+            except Exception as error:  # transient: the API server is busy, or going away
+                say(f"pass failed: {_describe(error)}")
+            self._stopping.wait(PROVISION_INTERVAL)
+
+    def _provision_pass(self, root: Path, say: Callable[[str], None]) -> None:
+        """Creates the volumes Pending claims need and deletes those deleted claims left."""
+        claims = self._api("GET", "/api/v1/persistentvolumeclaims")["items"]
+        volumes = self._api("GET", "/api/v1/persistentvolumes")["items"]
+        # (what, method, path, body, the HTTP status that means "done already")
+        requests: list[tuple[str, str, str, dict[str, Any] | None, int]] = []
+        for claim in filter(needs_volume, claims):
+            volume = persistent_volume_for(claim, root)
+            what = f"create {volume['metadata']['name']} for {_key(claim)}"
+            requests.append((what, "POST", "/api/v1/persistentvolumes", volume, 409))
+        for volume in filter(is_released, volumes):
+            name = volume["metadata"]["name"]
+            path = f"/api/v1/persistentvolumes/{name}"
+            requests.append((f"delete {name} (was {_key(volume)})", "DELETE", path, None, 404))
+        for what, method, path, body, done_already in requests:
+            try:
+                self._api(method, path, body)
+            except urllib.error.HTTPError as error:
+                if error.code != done_already:
+                    say(f"{what} failed: {_describe(error)}")
+            else:
+                say(what)
+
     def _nodes_ready(self) -> bool:
         nodes = self._api("GET", "/api/v1/nodes")["items"]
         ready = [
@@ -349,6 +414,79 @@ def fake_node(name: str, labels: dict[str, str]) -> dict[str, Any]:
         },
         "status": {"allocatable": resources, "capacity": resources},
     }
+
+
+def storage_class() -> dict[str, Any]:
+    """The default StorageClass, served by the harness's own provisioner (`_provision`)."""
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {
+            "name": STORAGE_CLASS,
+            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+        },
+        "provisioner": PROVISIONER,
+        "volumeBindingMode": "Immediate",
+        "reclaimPolicy": "Delete",
+    }
+
+
+def needs_volume(claim: dict[str, Any]) -> bool:
+    """A live, Pending claim of the `testbed` class that no volume is bound to yet."""
+    spec = claim.get("spec", {})
+    return (
+        claim.get("status", {}).get("phase") == "Pending"
+        and not spec.get("volumeName")
+        and spec.get("storageClassName") == STORAGE_CLASS
+        and not claim["metadata"].get("deletionTimestamp")
+    )
+
+
+def is_released(volume: dict[str, Any]) -> bool:
+    """A `testbed` volume whose claim is gone: the provisioner deletes it."""
+    released = volume.get("status", {}).get("phase") in ("Released", "Failed")
+    return released and volume.get("spec", {}).get("storageClassName") == STORAGE_CLASS
+
+
+def persistent_volume_for(claim: dict[str, Any], root: Path) -> dict[str, Any]:
+    """A hostPath PersistentVolume under `root`, sized and pre-bound to `claim`."""
+    meta, spec = claim["metadata"], claim["spec"]
+    uid = meta["uid"]
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {
+            "name": f"pvc-{uid}",
+            "annotations": {"pv.kubernetes.io/provisioned-by": PROVISIONER},
+        },
+        "spec": {
+            "capacity": {"storage": spec["resources"]["requests"]["storage"]},
+            "accessModes": spec["accessModes"],
+            "storageClassName": STORAGE_CLASS,
+            "persistentVolumeReclaimPolicy": "Delete",
+            "hostPath": {"path": str(root / uid), "type": "DirectoryOrCreate"},
+            "claimRef": {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "namespace": meta["namespace"],
+                "name": meta["name"],
+                "uid": uid,
+            },
+        },
+    }
+
+
+def _key(obj: dict[str, Any]) -> str:
+    """namespace/name of a claim, or of the claim a volume refers to."""
+    ref = obj.get("spec", {}).get("claimRef") or obj["metadata"]
+    return f"{ref.get('namespace')}/{ref.get('name')}"
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, urllib.error.HTTPError):
+        with contextlib.suppress(Exception):
+            return f"HTTP {error.code}: {json.loads(error.read())['message']}"
+    return repr(error)
 
 
 def _http_ok(url: str) -> bool:

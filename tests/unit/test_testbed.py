@@ -1,13 +1,27 @@
-"""The pure parts of the test bed: versions, cache keys, build flags, fake nodes."""
+"""The pure parts of the test bed: versions, cache keys, build flags, fake nodes, volumes."""
 
 from __future__ import annotations
 
+import threading
+import time
+import urllib.error
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from testbed import build
-from testbed.controlplane import KWOK_NODE_ANNOTATION, fake_node
+from testbed.controlplane import (
+    KWOK_NODE_ANNOTATION,
+    PROVISIONER,
+    STORAGE_CLASS,
+    ControlPlane,
+    fake_node,
+    is_released,
+    needs_volume,
+    persistent_volume_for,
+    storage_class,
+)
 
 
 def test_pinned_versions_come_from_the_committed_go_modules() -> None:
@@ -53,3 +67,96 @@ def test_fake_nodes_are_managed_by_kwok_and_carry_their_labels(labels: dict[str,
     assert node["metadata"]["labels"]["kubernetes.io/hostname"] == "kwok-node-7"
     assert labels.items() <= node["metadata"]["labels"].items()
     assert node["status"]["allocatable"]["pods"] == "1000"
+
+
+def _claim(**spec: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "data-db-0", "namespace": "shop", "uid": "1234-abcd"},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "2Gi"}},
+            "storageClassName": STORAGE_CLASS,
+            **spec,
+        },
+        "status": {"phase": "Pending"},
+    }
+
+
+def test_the_storage_class_is_the_default_one_and_binds_immediately() -> None:
+    body = storage_class()
+    assert body["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    assert body["provisioner"] == PROVISIONER
+    assert (body["volumeBindingMode"], body["reclaimPolicy"]) == ("Immediate", "Delete")
+
+
+def test_a_volume_is_sized_and_claimed_for_its_claim(tmp_path: Path) -> None:
+    volume = persistent_volume_for(_claim(accessModes=["ReadWriteMany"]), tmp_path)
+    assert volume["metadata"]["name"] == "pvc-1234-abcd"
+    assert volume["metadata"]["annotations"] == {"pv.kubernetes.io/provisioned-by": PROVISIONER}
+    spec = volume["spec"]
+    assert spec["capacity"] == {"storage": "2Gi"}
+    assert spec["accessModes"] == ["ReadWriteMany"]
+    assert spec["storageClassName"] == STORAGE_CLASS
+    assert spec["persistentVolumeReclaimPolicy"] == "Delete"
+    assert spec["hostPath"] == {"path": str(tmp_path / "1234-abcd"), "type": "DirectoryOrCreate"}
+    assert spec["claimRef"] == {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "namespace": "shop",
+        "name": "data-db-0",
+        "uid": "1234-abcd",
+    }
+
+
+def test_only_pending_unbound_live_claims_of_the_class_need_a_volume() -> None:
+    assert needs_volume(_claim())
+    assert not needs_volume(_claim(volumeName="pvc-1234-abcd"))
+    assert not needs_volume(_claim(storageClassName="other"))
+    assert not needs_volume({**_claim(), "status": {"phase": "Bound"}})
+    deleting = _claim()
+    deleting["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:00Z"
+    assert not needs_volume(deleting)
+
+
+@pytest.mark.parametrize(
+    ("storage_class_name", "phase", "released"),
+    [
+        (STORAGE_CLASS, "Released", True),
+        (STORAGE_CLASS, "Failed", True),
+        (STORAGE_CLASS, "Bound", False),
+        (STORAGE_CLASS, "Available", False),
+        ("other", "Released", False),
+    ],
+)
+def test_only_released_volumes_of_the_class_are_deleted(
+    storage_class_name: str, phase: str, released: bool
+) -> None:
+    volume = {"spec": {"storageClassName": storage_class_name}, "status": {"phase": phase}}
+    assert is_released(volume) is released
+
+
+def test_the_provisioner_survives_errors_and_stops_promptly(tmp_path: Path) -> None:
+    (tmp_path / "logs").mkdir()
+    plane = ControlPlane(workdir=tmp_path)
+    calls: list[tuple[str, str]] = []
+
+    def api(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        calls.append((method, path))
+        if len(calls) == 1:
+            raise urllib.error.URLError("connection refused")
+        if method == "POST":
+            raise urllib.error.HTTPError(path, 409, "Conflict", {}, None)  # type: ignore[arg-type]
+        return {"items": [_claim()] if path.endswith("claims") else []}
+
+    plane._api = api  # type: ignore[method-assign]
+    thread = threading.Thread(target=plane._provision, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while ("POST", "/api/v1/persistentvolumes") not in calls and time.monotonic() < deadline:
+        time.sleep(0.05)
+    plane._stopping.set()
+    thread.join(2)
+
+    assert not thread.is_alive()
+    assert ("POST", "/api/v1/persistentvolumes") in calls  # after the failed pass, and a 409
+    assert "connection refused" in (tmp_path / "logs" / "provisioner.log").read_text()
