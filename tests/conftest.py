@@ -18,6 +18,7 @@ from kubernetes import client, config
 from dockercloud_operator import crd
 from testbed import build
 from testbed.controlplane import ControlPlane
+from tests.operator_process import OperatorProcess
 from tests.wait import wait_for
 
 
@@ -82,3 +83,15 @@ def service_crd(api: client.ApiClient) -> str:
 
     wait_for(served, "the Service CRD to be served")
     return crd.CRD_NAME
+
+
+@pytest.fixture(scope="session")
+def operator(
+    kubeconfig: Path, service_crd: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    """The operator, running against the test cluster for the whole session."""
+    process = OperatorProcess(kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log")
+    process.start()
+    yield process
+    process.stop()
+    print(f"operator log: {process.log}")

@@ -20,6 +20,7 @@ class Invalid:
     field: str  # the path the server's message must name
     says: str = ""  # and, for rules of ours, words of their message
     server_only: bool = False
+    metadata_name: str = "invalid"
 
     def full_spec(self) -> dict[str, Any]:
         merged = {**VALID_SPEC, **self.spec}
@@ -210,6 +211,24 @@ INVALID_SPECS = [
     ),
     Invalid("redeploy-token-empty", {"redeploy": {"token": ""}}, "spec.redeploy.token"),
     Invalid("label-key-empty", {"labels": {"": "x"}}, "spec.labels"),
+    Invalid("label-key-with-space", {"labels": {"a b": "x"}}, "spec.labels", "[dns.prefix/]name"),
+    Invalid("dns-three-servers", {"dns": ["8.8.8.8", "8.8.4.4", "1.1.1.1"]}, "spec.dns", "most 2"),
+    Invalid(
+        "metadata-name-starts-with-digit",
+        {},
+        "metadata.name",
+        "DNS-1035 label",
+        server_only=True,
+        metadata_name="1web",
+    ),
+    Invalid(
+        "metadata-name-too-long",
+        {},
+        "metadata.name",
+        "at most 52 characters",
+        server_only=True,
+        metadata_name="w" * 53,
+    ),
     Invalid("unknown-attribute", {"colour": "blue"}, "spec.colour", "unknown field"),
     Invalid(
         "name-differs-from-metadata",

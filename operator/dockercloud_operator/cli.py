@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from dockercloud_operator import __version__
 
@@ -16,11 +18,14 @@ def _run(args: argparse.Namespace) -> int:
     from dockercloud_operator import handlers
 
     kopf.configure(verbose=args.verbose)
+    if not args.verbose:  # a line for every handled watch event is noise
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     kopf.run(
         clusterwide=not args.namespace,
         namespaces=args.namespace or (),
         standalone=True,
         registry=handlers.registry,
+        memo=kopf.Memo(namespaces=args.namespace),
     )
     return 0
 
@@ -29,6 +34,21 @@ def _crd(args: argparse.Namespace) -> int:
     from dockercloud_operator.crd import render_yaml
 
     sys.stdout.write(render_yaml())
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    from dockercloud_operator.render import RenderError, render
+
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
+        output, notes = render(text, args.namespace)
+    except (OSError, RenderError) as error:
+        print(f"dockercloud-operator render: {error}", file=sys.stderr)
+        return 1
+    sys.stdout.write(output)
+    for note in notes:
+        print(f"# {note}", file=sys.stderr)
     return 0
 
 
@@ -57,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
         "crd", help="print the Service CustomResourceDefinition (kubectl apply -f -)"
     )
     crd.set_defaults(handler=_crd)
+
+    render = commands.add_parser(
+        "render", help="print the objects the operator makes for Service manifests, offline"
+    )
+    render.add_argument("file", help="a YAML file of Service manifests (- for standard input)")
+    render.add_argument("-n", "--namespace", help="the namespace to render into")
+    render.set_defaults(handler=_render)
     return parser
 
 

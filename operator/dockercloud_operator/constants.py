@@ -16,3 +16,6 @@ LABEL_SERVICE = f"{GROUP}/service"
 
 # A node carries `tags.dockercloud.dev/<tag>: "true"` for each Docker Cloud tag it has.
 TAG_LABEL_PREFIX = "tags.dockercloud.dev/"
+
+# Holds a Service while its children go, so `kubectl get dcs` can show it Terminating.
+FINALIZER = f"{GROUP}/terminate"

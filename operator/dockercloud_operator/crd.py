@@ -14,7 +14,14 @@ import yaml
 from pydantic import BaseModel
 
 from dockercloud_operator import constants
-from dockercloud_operator.model import SAYS, ServiceSpec, ServiceStatus, cel
+from dockercloud_operator.model import (
+    SAYS,
+    SERVICE_NAME,
+    SERVICE_NAME_MAX,
+    ServiceSpec,
+    ServiceStatus,
+    cel,
+)
 
 CRD_NAME = f"{constants.PLURAL}.{constants.GROUP}"
 HEADER = "# Generated from operator/dockercloud_operator/model.py by `make crds`. Do not edit.\n"
@@ -40,6 +47,14 @@ PRINTER_COLUMNS = [
 SELECTABLE_FIELDS = [".status.state", ".spec.stack", ".spec.deployment_strategy", ".spec.image"]
 
 ROOT_RULES = [
+    cel(
+        f"self.metadata.name.matches(r'{SERVICE_NAME}') && "
+        f"size(self.metadata.name) <= {SERVICE_NAME_MAX}",
+        f"metadata.name must be a DNS-1035 label of at most {SERVICE_NAME_MAX} characters "
+        "(lowercase letters, digits and '-', starting with a letter): it names the "
+        "service's containers, Kubernetes Services and DNS names",
+        fieldPath=".metadata.name",
+    ),
     cel(
         "!has(self.spec.name) || self.spec.name == self.metadata.name",
         "spec.name, when given, must equal metadata.name (the service's name)",
@@ -87,8 +102,11 @@ def structural(node: dict[str, Any], definitions: dict[str, Any]) -> dict[str, A
         }
     if "items" in node:
         result["items"] = structural(node["items"], definitions)
-    if isinstance(node.get("additionalProperties"), dict):
-        result["additionalProperties"] = structural(node["additionalProperties"], definitions)
+    values = node.get("additionalProperties")
+    if "patternProperties" in node:  # keys with a pattern: the rule on the map checks them
+        (values,) = node["patternProperties"].values()
+    if isinstance(values, dict):
+        result["additionalProperties"] = structural(values, definitions)
     if SAYS in node and "pattern" in result:
         result = _pattern_as_rule(result, node[SAYS])
     if "enum" in node and "type" not in result:

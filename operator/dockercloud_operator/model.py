@@ -48,6 +48,12 @@ MAC_ADDRESS = r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$"
 DEVICE = r"^/[^:]+(:/[^:]+)?(:[rwm]{1,3})?$"
 USER = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$"
 EXTRA_HOST = rf"^{_DOMAIN}:[0-9A-Fa-f.:]+$"
+# Kubernetes annotation keys: an optional DNS prefix and a name of at most 63 characters.
+LABEL_KEY = rf"^({_LABEL}(\.{_LABEL})*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{{0,61}}[A-Za-z0-9])?$"
+# A service's name names its Kubernetes Services (DNS-1035 labels) and, with a suffix, its
+# containers, so it is a DNS-1035 label short enough to leave room for those suffixes.
+SERVICE_NAME = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+SERVICE_NAME_MAX = 52
 
 MAX_LIST = 256  # bounds every list, so the API server can budget the cost of CEL rules
 MAX_STRING = 4096
@@ -370,7 +376,7 @@ class Redeploy(_Model):
     )
 
 
-def _list(description: str, *keys: str, **extra: Any) -> Any:
+def _list(description: str, *keys: str, max_items: int = MAX_LIST, **extra: Any) -> Any:
     """A bounded list field; with `keys`, items are unique by them (a list-type map)."""
     extensions = (
         kubernetes(list_type="map", list_map_keys=list(keys), **extra)
@@ -381,7 +387,7 @@ def _list(description: str, *keys: str, **extra: Any) -> Any:
     )
     return Field(
         default_factory=list,
-        max_length=MAX_LIST,
+        max_length=max_items,
         description=description,
         json_schema_extra=extensions,
     )
@@ -536,8 +542,10 @@ class ServiceSpec(_Model):
         False, description="Whether the filesystem of every container is read-only."
     )
     dns: list[Annotated[str, StringConstraints(max_length=45)]] = _list(
-        "Custom DNS servers (IP addresses) of the containers.",
+        "Custom DNS servers (IP addresses) of the containers; at most 2, since a pod has at "
+        "most 3 nameservers and the cluster's DNS keeps links resolving.",
         validations=[cel("self.all(s, isIP(s))", "dns entries must be IP addresses")],
+        max_items=2,
     )
     dns_search: list[DnsSubdomain] = _list("Custom DNS search domains of the containers.")
     cap_add: list[Capability] = _list(
@@ -561,13 +569,20 @@ class ServiceSpec(_Model):
     security_opt: list[Annotated[str, StringConstraints(max_length=MAX_STRING)]] = _list(
         "Labeling scheme (security options) of the containers."
     )
-    labels: dict[Annotated[str, StringConstraints(min_length=1, max_length=253)], Str] = Field(
+    labels: dict[Annotated[str, StringConstraints(pattern=LABEL_KEY, max_length=317)], Str] = Field(
         default_factory=dict,
         max_length=MAX_LIST,
-        description="Metadata in form of dictionary used for every container of this service.",
+        description="Metadata in form of dictionary used for every container of this service "
+        "(they become the containers' annotations, so keys follow annotation-key syntax: "
+        "[dns.prefix/]name, e.g. com.example.description).",
         json_schema_extra=kubernetes(
             validations=[
-                cel("self.all(k, size(k) > 0 && size(k) <= 253)", "label keys are 1-253 characters")
+                cel(
+                    f"self.all(k, k.matches(r'{LABEL_KEY}'))",
+                    "label keys must be [dns.prefix/]name: a name of at most 63 letters, "
+                    "digits, '-', '_', '.', starting and ending with a letter or digit, "
+                    "e.g. com.example.description",
+                )
             ]
         ),
     )
@@ -720,3 +735,45 @@ class ServiceStatus(_Model):
         description="Kubernetes conditions: Ready, Synchronized, UnsupportedAttributes.",
         json_schema_extra=kubernetes(list_type="map", list_map_keys=["type"]),
     )
+
+
+# -- the whole resource -------------------------------------------------------------------------
+
+
+class ObjectMeta(BaseModel):
+    """The parts of a resource's metadata the operator reads."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: Annotated[str, StringConstraints(pattern=SERVICE_NAME, max_length=SERVICE_NAME_MAX)]
+    namespace: str = "default"
+    uid: str | None = None
+    generation: int | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    deletionTimestamp: str | None = None
+
+
+class Service(BaseModel):
+    """A Service custom resource as read from the API server or a manifest."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    apiVersion: str = "app.dockercloud.dev/v1"
+    kind: str = "Service"
+    metadata: ObjectMeta
+    spec: ServiceSpec
+
+    @model_validator(mode="after")
+    def _name_matches(self) -> Service:
+        if self.spec.name is not None and self.spec.name != self.metadata.name:
+            raise ValueError("spec.name, when given, must equal metadata.name")
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def namespace(self) -> str:
+        return self.metadata.namespace

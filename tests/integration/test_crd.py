@@ -91,7 +91,7 @@ def test_the_api_server_rejects_invalid_specs_naming_the_field(
     api: client.ApiClient, namespace: str, case: Invalid
 ) -> None:
     with pytest.raises(ApiException) as rejected:
-        _create(api, namespace, _body("invalid", case.full_spec()))
+        _create(api, namespace, _body(case.metadata_name, case.full_spec()))
     message = _rejection(rejected.value)
     assert case.field in message, message
     assert case.says in message, message

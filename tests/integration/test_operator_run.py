@@ -9,10 +9,13 @@ import sys
 import threading
 from pathlib import Path
 
+from tests.operator_process import READY_LINE
 from tests.wait import wait_for
 
 
-def test_run_logs_in_with_the_kubeconfig_and_stops_on_sigint(kubeconfig: Path) -> None:
+def test_run_logs_in_with_the_kubeconfig_and_stops_on_sigint(
+    kubeconfig: Path, service_crd: str
+) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "dockercloud_operator", "run"],
         env={**os.environ, "KUBECONFIG": str(kubeconfig)},
@@ -25,8 +28,8 @@ def test_run_logs_in_with_the_kubeconfig_and_stops_on_sigint(kubeconfig: Path) -
     reader.start()
     try:
         wait_for(
-            lambda: any("Initial authentication has finished" in line for line in lines),
-            "the operator to log in",
+            lambda: any(READY_LINE in line for line in lines),
+            "the operator to start",
             timeout=30,
         )
         process.send_signal(signal.SIGINT)

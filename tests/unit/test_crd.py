@@ -40,6 +40,16 @@ def test_the_schema_is_structural() -> None:
         assert not [key for key in node if key.startswith("x-") and "kubernetes" not in key]
 
 
+def test_every_map_says_what_its_values_are() -> None:
+    schema = _version()["schema"]["openAPIV3Schema"]
+    maps = [p for p, n in _nodes(schema) if n["type"] == "object" and "properties" not in n]
+    assert maps and all("additionalProperties" in _lookup(schema, p) for p in maps)
+
+
+def _lookup(schema: dict[str, Any], path: str) -> dict[str, Any]:
+    return next(node for p, node in _nodes(schema) if p == path)
+
+
 def test_every_pattern_is_reported_in_words() -> None:
     schema = _version()["schema"]["openAPIV3Schema"]
     patterns = [path for path, node in _nodes(schema) if "pattern" in node]

@@ -1,7 +1,9 @@
-"""kopf handlers: the only layer that talks to the API server.
+"""kopf handlers: the only layer that talks to kopf. Each is a few lines that feed watch events
+into the store and the reconcile queue (`reconciler.py`).
 
-Every handler registers on `registry`, so the operator (and tests) run exactly this set.
-"""
+Every handler registers on `registry`, so the operator (and tests) run exactly this set. Only
+watch-event handlers are used: they keep no progress or diff-base annotations on the objects,
+so the operator writes nothing but the children (and, later, the status)."""
 
 from __future__ import annotations
 
@@ -9,19 +11,83 @@ from typing import Any
 
 import kopf
 
+from dockercloud_operator import constants, names
+from dockercloud_operator.kube import CHILD_KINDS, PLURALS, Kube, new_api_client
+from dockercloud_operator.reconciler import Reconciler
+
 registry = kopf.OperatorRegistry()
-
-
-@kopf.on.startup(registry=registry)
-def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-    """Operator-wide settings."""
-    # Watch streams that go silent are reconnected instead of waiting forever.
-    settings.watching.server_timeout = 300
-    settings.watching.client_timeout = 330
-    settings.watching.connect_timeout = 30
 
 
 @kopf.on.login(registry=registry)
 def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
     """In-cluster service account, else the current kubeconfig (as kubectl would)."""
     return kopf.login_via_client(**kwargs)
+
+
+@kopf.on.startup(registry=registry)
+async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """Operator-wide settings, then a first look at the world before any reconcile."""
+    # Watch streams that go silent are reconnected instead of waiting forever.
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 30
+    # Handler outcomes are not worth an Event each (the operator posts its own).
+    settings.posting.enabled = False
+    reconciler = Reconciler(Kube(new_api_client()), memo.get("namespaces"))
+    await reconciler.prime()
+    memo.reconciler = reconciler
+
+
+@kopf.on.cleanup(registry=registry)
+async def stop(memo: kopf.Memo, **_: Any) -> None:
+    await memo.reconciler.queue.drain()
+
+
+@kopf.on.event(constants.GROUP, constants.VERSION, constants.PLURAL, registry=registry)
+async def service_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    store = memo.reconciler.store
+    key = (body["metadata"]["namespace"], body["metadata"]["name"])
+    if event["type"] == "DELETED":
+        dependents = store.dependents(key)
+        store.remove_service(key)
+        for dependent in dependents:
+            memo.reconciler.queue.add(dependent)
+    else:
+        store.put_service(dict(body))
+        memo.reconciler.request(key)
+
+
+def _watch_children(api_version: str, kind: str) -> None:
+    group, _, version = api_version.rpartition("/")
+
+    async def child_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        store = memo.reconciler.store
+        child = {"apiVersion": api_version, "kind": kind, **dict(body)}
+        owner = store.remove_child(child) if event["type"] == "DELETED" else store.put_child(child)
+        if owner is not None:  # a deleted or edited child is restored by its service
+            memo.reconciler.queue.add(owner)
+
+    kopf.on.event(
+        group=group,
+        version=version,
+        plural=PLURALS[(api_version, kind)],
+        id=f"{kind.lower()}_event",
+        labels={constants.LABEL_MANAGED_BY: names.OPERATOR},
+        registry=registry,
+    )(child_event)
+
+
+for _api_version, _kind in CHILD_KINDS:
+    _watch_children(_api_version, _kind)
+
+
+@kopf.on.event(
+    "", "v1", "pods", labels={constants.LABEL_MANAGED_BY: names.OPERATOR}, registry=registry
+)
+async def pod_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Containers come and go, start and crash: the service's status follows."""
+    store = memo.reconciler.store
+    pod = dict(body)
+    owner = store.remove_pod(pod) if event["type"] == "DELETED" else store.put_pod(pod)
+    if owner is not None:
+        memo.reconciler.queue.add(owner)

@@ -1,0 +1,191 @@
+"""The Kubernetes API calls the operator makes, on the official client: server-side apply,
+delete, list and status patches of the few kinds it manages."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from dockercloud_operator import constants
+
+Object = dict[str, Any]
+
+# (apiVersion, kind) -> plural, for every kind the operator reads or writes.
+PLURALS = {
+    ("apps/v1", "Deployment"): "deployments",
+    ("apps/v1", "StatefulSet"): "statefulsets",
+    ("apps/v1", "DaemonSet"): "daemonsets",
+    ("v1", "Service"): "services",
+    ("v1", "ServiceAccount"): "serviceaccounts",
+    ("v1", "Pod"): "pods",
+    ("v1", "PersistentVolumeClaim"): "persistentvolumeclaims",
+    ("rbac.authorization.k8s.io/v1", "Role"): "roles",
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): "rolebindings",
+    (f"{constants.GROUP}/{constants.VERSION}", constants.KIND): constants.PLURAL,
+}
+SERVICE_API = (f"{constants.GROUP}/{constants.VERSION}", constants.KIND)
+# The kinds the operator creates for a service (pods and claims are made by its workload).
+CHILD_KINDS = [
+    key for key in PLURALS if key != SERVICE_API and key[1] not in ("Pod", "PersistentVolumeClaim")
+]
+
+
+def path(api_version: str, kind: str, namespace: str | None = None, name: str | None = None) -> str:
+    prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    parts = [prefix]
+    if namespace:
+        parts.append(f"namespaces/{namespace}")
+    parts.append(PLURALS[(api_version, kind)])
+    if name:
+        parts.append(name)
+    return "/".join(parts)
+
+
+def new_api_client() -> client.ApiClient:
+    """In-cluster credentials when running in a pod, else the current kubeconfig."""
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    return client.ApiClient()
+
+
+class NamespaceTerminating(Exception):
+    """The namespace is being deleted: nothing new can be created in it, and need not be."""
+
+
+def _terminating(error: ApiException) -> bool:
+    if error.status != 403 or not error.body:
+        return False
+    try:
+        causes = json.loads(error.body).get("details", {}).get("causes", [])
+    except ValueError:
+        return False
+    return any(cause.get("reason") == "NamespaceTerminating" for cause in causes)
+
+
+class Kube:
+    """Thin, synchronous calls (the handlers run them in threads)."""
+
+    def __init__(self, api: client.ApiClient, field_manager: str = constants.FIELD_MANAGER):
+        self.api = api
+        self.field_manager = field_manager
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Object | None = None,
+        query: list[tuple[str, str]] | None = None,
+        content_type: str = "application/json",
+    ) -> Any:
+        params = self.api.param_serialize(
+            method=method,
+            resource_path=url,
+            query_params=query or [],
+            header_params={"Content-Type": content_type, "Accept": "application/json"},
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        response = self.api.call_api(*params)
+        response.read()
+        if not 200 <= response.status <= 299:
+            raise ApiException(http_resp=response)
+        return json.loads(response.data) if response.data else None
+
+    def apply(self, obj: Object) -> Object:
+        """Server-side apply under the operator's field manager; returns the stored object."""
+        metadata = obj["metadata"]
+        url = path(obj["apiVersion"], obj["kind"], metadata.get("namespace"), metadata["name"])
+        query = [("fieldManager", self.field_manager), ("force", "true")]
+        try:
+            applied: Object = self.request(
+                "PATCH", url, body=obj, query=query, content_type="application/apply-patch+yaml"
+            )
+        except ApiException as error:
+            if _terminating(error):
+                raise NamespaceTerminating(metadata.get("namespace")) from None
+            raise
+        return applied
+
+    def delete(self, obj: Object) -> None:
+        """Deletes an object (the very one: by uid), ignoring one already gone."""
+        metadata = obj["metadata"]
+        url = path(obj["apiVersion"], obj["kind"], metadata.get("namespace"), metadata["name"])
+        body: Object = {"propagationPolicy": "Background"}
+        if metadata.get("uid"):
+            body["preconditions"] = {"uid": metadata["uid"]}
+        try:
+            self.request("DELETE", url, body=body)
+        except ApiException as error:
+            if error.status not in (404, 409):
+                raise
+
+    def list_objects(
+        self, api_version: str, kind: str, namespace: str | None = None, selector: str = ""
+    ) -> list[Object]:
+        query = [("labelSelector", selector)] if selector else []
+        listed = self.request("GET", path(api_version, kind, namespace), query=query)
+        items: list[Object] = listed["items"]
+        for item in items:  # a list's items carry no type of their own
+            item.setdefault("apiVersion", api_version)
+            item.setdefault("kind", kind)
+        return items
+
+    def patch_status(self, service: Object, status: Object) -> Object:
+        """Writes a service's status; fields the new status lacks are removed."""
+        metadata = service["metadata"]
+        previous = service.get("status") or {}
+        body = {"status": {**{key: None for key in previous if key not in status}, **status}}
+        url = path(*SERVICE_API, metadata["namespace"], metadata["name"]) + "/status"
+        patched: Object = self.request(
+            "PATCH", url, body=body, content_type="application/merge-patch+json"
+        )
+        return patched
+
+    def set_finalizers(self, service: Object, finalizers: list[str]) -> Object:
+        """Replaces a service's finalizers, if nobody changed the service since it was read."""
+        metadata = service["metadata"]
+        body = {
+            "metadata": {"finalizers": finalizers, "resourceVersion": metadata["resourceVersion"]}
+        }
+        url = path(*SERVICE_API, metadata["namespace"], metadata["name"])
+        patched: Object = self.request(
+            "PATCH", url, body=body, content_type="application/merge-patch+json"
+        )
+        return patched
+
+    def post_event(self, about: Object, reason: str, message: str, kind: str = "Normal") -> None:
+        """Records an Event about an object, as `kubectl describe` shows them."""
+        metadata = about["metadata"]
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "generateName": f"{metadata['name']}.",
+                "namespace": metadata["namespace"],
+            },
+            "involvedObject": {
+                "apiVersion": about.get("apiVersion", SERVICE_API[0]),
+                "kind": about.get("kind", constants.KIND),
+                "name": metadata["name"],
+                "namespace": metadata["namespace"],
+                "uid": metadata.get("uid"),
+            },
+            "reason": reason,
+            "message": message,
+            "type": kind,
+            "source": {"component": self.field_manager},
+            "reportingComponent": self.field_manager,
+            "reportingInstance": self.field_manager,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        self.request("POST", f"/api/v1/namespaces/{metadata['namespace']}/events", body=event)

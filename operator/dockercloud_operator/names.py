@@ -1,0 +1,65 @@
+"""Every name and label of a service's children, computed in one place."""
+
+from __future__ import annotations
+
+from dockercloud_operator import constants
+
+OPERATOR = "dockercloud-operator"
+
+
+def workload(service: str) -> str:
+    """The Deployment, StatefulSet or DaemonSet, and the containers' name."""
+    return service
+
+
+def cluster_service(service: str) -> str:
+    """The ClusterIP Service that links and in-cluster clients reach (`<name>.<ns>.svc`)."""
+    return service
+
+
+def headless_service(service: str) -> str:
+    """The headless Service that gives each container of a StatefulSet its own DNS name."""
+    return f"{service}-containers"
+
+
+def published_service(service: str) -> str:
+    """The NodePort Service of published ports without an outer_port."""
+    return f"{service}-published"
+
+
+def service_account(service: str) -> str:
+    return service
+
+
+def api_role(service: str) -> str:
+    """The Role (and RoleBinding) behind `roles: [global]`."""
+    return f"{service}-dockercloud-api"
+
+
+def container_volume(index: int) -> str:
+    """The volume (and StatefulSet claim template) of the index-th binding."""
+    return f"binding-{index}"
+
+
+def selector_labels(service: str) -> dict[str, str]:
+    """The labels that select a service's containers; they never change for a service."""
+    return {constants.LABEL_SERVICE: service}
+
+
+def labels(service: str) -> dict[str, str]:
+    """The labels of every child and container of a service."""
+    return {
+        constants.LABEL_NAME: service,
+        constants.LABEL_MANAGED_BY: OPERATOR,
+        **selector_labels(service),
+    }
+
+
+def selector(service: str) -> str:
+    """The label selector string (for the scale subresource and `kubectl -l`)."""
+    return ",".join(f"{key}={value}" for key, value in selector_labels(service).items())
+
+
+def link_alias(name: str) -> str:
+    """The prefix of a link's environment variables, as Docker spells it (`my-db` -> `MY_DB`)."""
+    return "".join(c if c.isalnum() else "_" for c in name).upper()

@@ -1,0 +1,77 @@
+"""What a service's objects depend on besides its own spec: the services it links to and
+mounts volumes from, resolved beforehand so the builders stay pure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from dockercloud_operator.model import Service
+
+_URI = re.compile(r"^/api/app/v1/service/(?P<uid>[0-9a-f-]{36})/$")
+
+
+def resource_uri(uid: str) -> str:
+    """The documented resource URI of a service (its uuid is the object's metadata.uid)."""
+    return f"/api/app/v1/service/{uid}/"
+
+
+@dataclass(frozen=True)
+class Link:
+    """A resolved link: its alias (the variables' prefix) and the service it reaches."""
+
+    alias: str
+    target: Service
+
+
+@dataclass(frozen=True)
+class Context:
+    links: list[Link] = field(default_factory=list)
+    # binding index -> the service whose volumes that binding mounts
+    volumes_from: dict[int, Service] = field(default_factory=dict)
+    # References that name no service (yet): reported in a condition, retried when it appears.
+    unresolved: list[str] = field(default_factory=list)
+
+
+class Services:
+    """Services of the cluster by namespace/name and by uid, for resolving references."""
+
+    def __init__(self, services: Iterable[Service]) -> None:
+        self.by_key: dict[tuple[str, str], Service] = {}
+        self.by_uid: dict[str, Service] = {}
+        for service in services:
+            self.by_key[(service.namespace, service.name)] = service
+            if service.metadata.uid:
+                self.by_uid[service.metadata.uid] = service
+
+    def find(self, reference: str, namespace: str) -> Service | None:
+        """A service by resource URI (any namespace) or by name (in `namespace`)."""
+        match = _URI.match(reference)
+        if match:
+            return self.by_uid.get(match["uid"])
+        return self.by_key.get((namespace, reference))
+
+
+def resolve(service: Service, services: Services | Mapping[tuple[str, str], Service]) -> Context:
+    """Resolves the links and volumes_from bindings of `service`."""
+    if not isinstance(services, Services):
+        services = Services(services.values())
+    links: list[Link] = []
+    volumes_from: dict[int, Service] = {}
+    unresolved: list[str] = []
+    for index, link in enumerate(service.spec.linked_to_service):
+        target = services.find(link.to_service, service.namespace)
+        if target is None:
+            unresolved.append(f"linked_to_service[{index}]: no service {link.to_service}")
+        else:
+            links.append(Link(alias=link.name or target.name, target=target))
+    for index, binding in enumerate(service.spec.bindings):
+        if binding.volumes_from is None:
+            continue
+        source = services.find(binding.volumes_from, service.namespace)
+        if source is None:
+            unresolved.append(f"bindings[{index}].volumes_from: no service {binding.volumes_from}")
+        else:
+            volumes_from[index] = source
+    return Context(links=links, volumes_from=volumes_from, unresolved=unresolved)

@@ -1,0 +1,81 @@
+"""The workload that runs a service's containers: Deployment, StatefulSet or DaemonSet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dockercloud_operator import names
+from dockercloud_operator.model import Service
+from dockercloud_operator.resources.context import Context
+from dockercloud_operator.resources.meta import child_metadata, service_annotations
+from dockercloud_operator.resources.pod import pod_template
+from dockercloud_operator.resources.workload_kind import (
+    WorkloadKind,
+    container_volumes,
+    workload_kind,
+)
+
+Object = dict[str, Any]
+VOLUME_SIZE = "1Gi"  # Docker volumes have no size; claims must have one
+REVISION_HISTORY = 3
+
+
+def replicas(service: Service) -> int:
+    """Stopping keeps target_num_containers and runs none."""
+    return service.spec.target_num_containers if service.spec.running else 0
+
+
+def _claim_templates(service: Service) -> list[Object]:
+    templates = []
+    for index in container_volumes(service.spec):
+        templates.append(
+            {
+                "metadata": {
+                    "name": names.container_volume(index),
+                    "labels": names.labels(service.name),
+                },
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": VOLUME_SIZE}},
+                },
+            }
+        )
+    return templates
+
+
+def workload(service: Service, context: Context) -> Object:
+    """The workload object of the service."""
+    kind = workload_kind(service.spec)
+    spec: Object = {
+        "selector": {"matchLabels": names.selector_labels(service.name)},
+        "template": pod_template(service, context),
+        "revisionHistoryLimit": REVISION_HISTORY,
+    }
+    if kind is WorkloadKind.DEPLOYMENT:
+        spec = {"replicas": replicas(service), **spec}
+    elif kind is WorkloadKind.STATEFUL_SET:
+        spec = {
+            "replicas": replicas(service),
+            **spec,
+            "serviceName": names.headless_service(service.name),
+            # Containers start in order, one after another, only when asked to.
+            "podManagementPolicy": "OrderedReady"
+            if service.spec.sequential_deployment
+            else "Parallel",
+            # Terminating the service (or scaling it down) deletes its containers' volumes;
+            # stopping it (replicas 0) keeps them for the next start.
+            "persistentVolumeClaimRetentionPolicy": {
+                "whenDeleted": "Delete",
+                "whenScaled": "Delete" if service.spec.running else "Retain",
+            },
+        }
+        if templates := _claim_templates(service):
+            spec["volumeClaimTemplates"] = templates
+    return {
+        "apiVersion": "apps/v1",
+        "kind": str(kind),
+        "metadata": child_metadata(
+            service, names.workload(service.name), service_annotations(service)
+        ),
+        "spec": spec,
+    }

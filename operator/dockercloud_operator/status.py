@@ -1,0 +1,318 @@
+"""The status of a service, computed from what is observed: its workload and pods, the status
+it had, and the time. Pure: no API calls, no clock (`now` is passed in).
+
+The states are the documented ones:
+
+| state          | when                                                                  |
+| -------------- | --------------------------------------------------------------------- |
+| Not running    | running: false and never deployed                                     |
+| Starting       | started, not every target container running yet                       |
+| Running        | every target container running, and up to date                        |
+| Partly running | deployed, some but not all containers running (one crashed, say)      |
+| Scaling        | the target count changed and the containers converge to it            |
+| Redeploying    | the containers are being replaced with the current configuration     |
+| Stopping       | running: false, containers still present                              |
+| Stopped        | running: false, no containers, deployed before                        |
+| Terminating    | the resource is being deleted                                         |
+| Terminated     | the resource is gone (an Event records it; no status can say it)      |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from dockercloud_operator import names
+from dockercloud_operator.model import DeploymentStrategy, Service, State
+from dockercloud_operator.resources.context import resource_uri
+from dockercloud_operator.resources.links import link_variables, service_address
+from dockercloud_operator.resources.unsupported import Finding
+
+Object = dict[str, Any]
+
+DATETIME_FORMAT = "%a, %d %b %Y %H:%M:%S +0000"  # as documented: Mon, 13 Oct 2014 11:01:43 +0000
+CONTAINER_URI = "/api/app/v1/container/{uid}/"
+# States from which a service that is not all up is still coming up (rather than degraded).
+COMING_UP = {None, State.NOT_RUNNING, State.STARTING, State.STOPPED, State.STOPPING}
+TRANSITIONAL = {State.STARTING, State.SCALING, State.REDEPLOYING, State.STOPPING}
+
+
+def documented_datetime(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(DATETIME_FORMAT)
+
+
+def kubernetes_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the operator saw of a service's world when computing its status."""
+
+    workload: Object | None = None
+    pods: list[Object] = field(default_factory=list)
+    published_service: Object | None = None  # the NodePort Service, for its allocated ports
+    linked_from: list[tuple[str, Service]] = field(default_factory=list)  # (alias, service)
+    unsupported: list[Finding] = field(default_factory=list)
+    unresolved: list[str] = field(default_factory=list)
+
+
+# -- pods ---------------------------------------------------------------------------------------
+
+
+def _ready(pod: Object) -> bool:
+    conditions = pod.get("status", {}).get("conditions", [])
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _finished(pod: Object) -> bool:
+    return pod.get("status", {}).get("phase") in ("Succeeded", "Failed")
+
+
+def _crashed(pod: Object) -> bool:
+    """A container of the pod has stopped (exited, or is waiting to be restarted)."""
+    for container in pod.get("status", {}).get("containerStatuses", []):
+        state = container.get("state", {})
+        if "terminated" in state:
+            return True
+        if state.get("waiting", {}).get("reason") in ("CrashLoopBackOff", "Error"):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class Counts:
+    current: int  # deployed: every pod not being deleted
+    active: int  # deployed and not finished (what the workload counts towards its target)
+    running: int
+    stopped: int
+
+
+def count(pods: Iterable[Object]) -> Counts:
+    deployed = [p for p in pods if not p.get("metadata", {}).get("deletionTimestamp")]
+    running = [p for p in deployed if p.get("status", {}).get("phase") == "Running" and _ready(p)]
+    stopped = [p for p in deployed if _finished(p) or (p not in running and _crashed(p))]
+    active = [p for p in deployed if not _finished(p)]
+    return Counts(len(deployed), len(active), len(running), len(stopped))
+
+
+# -- the workload -------------------------------------------------------------------------------
+
+
+def target(service: Service, workload: Object | None) -> int:
+    """How many containers should run: an EVERY_NODE service has one per eligible node."""
+    if not service.spec.running:
+        return 0
+    if service.spec.deployment_strategy == DeploymentStrategy.EVERY_NODE:
+        return int((workload or {}).get("status", {}).get("desiredNumberScheduled", 0))
+    return service.spec.target_num_containers
+
+
+def observed_generation_lags(workload: Object) -> bool:
+    status = workload.get("status", {})
+    return int(status.get("observedGeneration", 0)) < int(workload["metadata"].get("generation", 0))
+
+
+def rolling_out(workload: Object) -> bool:
+    """Containers of an older configuration are still being replaced."""
+    status = workload.get("status", {})
+    kind = workload.get("kind")
+    if kind == "DaemonSet":
+        return int(status.get("updatedNumberScheduled", 0)) < int(
+            status.get("desiredNumberScheduled", 0)
+        )
+    if kind == "StatefulSet":
+        return status.get("currentRevision") != status.get("updateRevision") or int(
+            status.get("updatedReplicas", 0)
+        ) < int(status.get("replicas", 0))
+    return int(status.get("updatedReplicas", 0)) < int(status.get("replicas", 0))
+
+
+def synchronized(service: Service, workload: Object | None) -> bool:
+    """The containers run the current definition: the workload has seen the latest spec,
+    and no container of an older one is left."""
+    if workload is None:
+        return not service.spec.running
+    return not observed_generation_lags(workload) and not rolling_out(workload)
+
+
+# -- state --------------------------------------------------------------------------------------
+
+
+def state(
+    service: Service, observed: Observed, counts: Counts, previous: State | None, deployed: bool
+) -> State:
+    if service.metadata.deletionTimestamp:
+        return State.TERMINATING
+    if not service.spec.running:
+        if counts.current:
+            return State.STOPPING
+        return State.STOPPED if deployed else State.NOT_RUNNING
+    workload = observed.workload
+    if workload is None:
+        return State.STARTING
+    if observed_generation_lags(workload) and previous in TRANSITIONAL:
+        return previous  # the workload has not seen the change yet: nothing to tell so far
+    wanted = target(service, workload)
+    if counts.running >= wanted and counts.active == wanted and not rolling_out(workload):
+        return State.RUNNING
+    # A transition lasts until every container runs: a redeploy that replaces a container, or
+    # a start that waits for one, is not a scale, however the counts look on the way.
+    if previous in COMING_UP:
+        return State.STARTING
+    if rolling_out(workload) or previous is State.REDEPLOYING:
+        return State.REDEPLOYING
+    if counts.active != wanted or (previous is State.SCALING and counts.running < wanted):
+        return State.SCALING
+    return State.PARTLY_RUNNING
+
+
+# -- the rest of the status ---------------------------------------------------------------------
+
+
+def image_name(image: str) -> str:
+    """The image with its tag: Docker's `latest` when none is given."""
+    last = image.rsplit("/", 1)[-1]
+    return image if ":" in last or "@" in last else f"{image}:latest"
+
+
+def _ports(service: Service, observed: Observed) -> list[Object]:
+    """Each port with the URI it is reached at: published ones on a node running a container
+    (at outer_port, or the allocated node port), others at the service's cluster DNS name."""
+    allocated = {
+        (p.get("port"), p.get("protocol")): p.get("nodePort")
+        for p in (observed.published_service or {}).get("spec", {}).get("ports", [])
+    }
+    hosts = sorted(
+        p["status"]["hostIP"]
+        for p in observed.pods
+        if p.get("status", {}).get("hostIP") and p.get("status", {}).get("phase") == "Running"
+    )
+    ports = []
+    for port in service.spec.container_ports:
+        protocol = str(port.protocol)
+        entry: Object = {
+            "protocol": protocol,
+            "inner_port": port.inner_port,
+            "published": port.published,
+        }
+        outer = port.outer_port or allocated.get((port.inner_port, protocol.upper()))
+        if port.published and outer:
+            entry["outer_port"] = outer
+            if hosts:
+                entry["endpoint_uri"] = f"{protocol}://{hosts[0]}:{outer}/"
+        elif not port.published:
+            entry["endpoint_uri"] = f"{protocol}://{service_address(service)}:{port.inner_port}/"
+        ports.append(entry)
+    return sorted(ports, key=lambda p: (p["inner_port"], p["protocol"]))
+
+
+def _condition(
+    kind: str, ok: bool, reason: str, message: str, previous: list[Object], now: datetime,
+    generation: int | None,
+) -> Object:  # fmt: skip
+    status = "True" if ok else "False"
+    before = next((c for c in previous if c.get("type") == kind), None)
+    since = (
+        before["lastTransitionTime"]
+        if before and before.get("status") == status and before.get("lastTransitionTime")
+        else kubernetes_time(now)
+    )
+    condition: Object = {
+        "type": kind,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": since,
+    }
+    if generation is not None:
+        condition["observedGeneration"] = generation
+    return condition
+
+
+def compute(service: Service, observed: Observed, previous: Object, now: datetime) -> Object:
+    """The service's new status."""
+    counts = count(observed.pods)
+    before = State(previous["state"]) if previous.get("state") else None
+    deployed = bool(previous.get("deployed_datetime"))
+    current_state = state(service, observed, counts, before, deployed)
+    wanted = target(service, observed.workload)
+    in_sync = synchronized(service, observed.workload)
+    generation = service.metadata.generation
+    stamp = documented_datetime(now)
+
+    status: Object = {
+        "uuid": service.metadata.uid,
+        "resource_uri": resource_uri(service.metadata.uid) if service.metadata.uid else None,
+        "image_name": image_name(service.spec.image),
+        "state": str(current_state),
+        "synchronized": in_sync,
+        "current_num_containers": counts.current,
+        "running_num_containers": counts.running,
+        "stopped_num_containers": counts.stopped,
+        "running_of_target": f"{counts.running}/{wanted}",
+        "containers": sorted(
+            CONTAINER_URI.format(uid=p["metadata"]["uid"])
+            for p in observed.pods
+            if not p["metadata"].get("deletionTimestamp")
+        ),
+        "container_ports": _ports(service, observed),
+        "public_dns": service_address(service) if service.spec.container_ports else None,
+        "link_variables": link_variables(service.name, service),
+        "linked_from_service": [
+            {
+                "name": alias,
+                "from_service": resource_uri(other.metadata.uid or ""),
+                "to_service": resource_uri(service.metadata.uid or ""),
+            }
+            for alias, other in sorted(observed.linked_from, key=lambda pair: pair[1].name)
+        ],
+        "selector": names.selector(service.name),
+        "observedGeneration": generation,
+    }
+    # Timestamps move on the transitions the documentation names them after.
+    changed = current_state != before
+    for key in ("deployed_datetime", "started_datetime", "stopped_datetime", "destroyed_datetime"):
+        status[key] = previous.get(key)
+    if changed and current_state in (State.STARTING, State.REDEPLOYING):
+        status["deployed_datetime"] = stamp
+    if changed and current_state is State.STARTING:
+        status["started_datetime"] = stamp
+    if changed and current_state is State.RUNNING and before in COMING_UP:
+        status["started_datetime"] = status["started_datetime"] or stamp
+        status["deployed_datetime"] = status["deployed_datetime"] or stamp
+    if changed and current_state in (State.STOPPING, State.STOPPED) and before not in (
+        State.STOPPING, State.STOPPED,
+    ):  # fmt: skip
+        status["stopped_datetime"] = stamp
+    if changed and current_state is State.TERMINATING:
+        status["destroyed_datetime"] = stamp
+
+    conditions = previous.get("conditions", [])
+    status["conditions"] = [
+        _condition(
+            "Ready", current_state is State.RUNNING, current_state.name.title().replace("_", ""),
+            f"{counts.running}/{wanted} containers running", conditions, now, generation,
+        ),
+        _condition(
+            "Synchronized", in_sync, "UpToDate" if in_sync else "RollingOut",
+            "the containers run the current definition" if in_sync
+            else "containers of an older definition are being replaced",
+            conditions, now, generation,
+        ),
+        _condition(
+            "UnsupportedAttributes", bool(observed.unsupported),
+            "Approximated" if observed.unsupported else "AllHonoured",
+            "; ".join(str(f) for f in observed.unsupported) or "every attribute is honoured",
+            conditions, now, generation,
+        ),
+        _condition(
+            "LinksResolved", not observed.unresolved,
+            "Unresolved" if observed.unresolved else "Resolved",
+            "; ".join(observed.unresolved) or "every linked service exists",
+            conditions, now, generation,
+        ),
+    ]  # fmt: skip
+    return {key: value for key, value in status.items() if value is not None}

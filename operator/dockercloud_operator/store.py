@@ -1,0 +1,128 @@
+"""The operator's view of the cluster: the Services and their children, as last seen.
+
+Kept up to date from watch events (and a first full listing at start-up, so nothing is
+reconciled against a half-known world). Bodies are stored without managedFields, which are
+most of an object's size and never read here."""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from typing import Any
+
+from pydantic import ValidationError
+
+from dockercloud_operator import constants
+from dockercloud_operator.model import Service
+from dockercloud_operator.resources import object_key
+from dockercloud_operator.resources.context import Services
+
+Object = dict[str, Any]
+Key = tuple[str, str]  # (namespace, name) of a Service
+
+
+def _trimmed(body: Object) -> Object:
+    body = copy.deepcopy(dict(body))
+    body.get("metadata", {}).pop("managedFields", None)
+    return body
+
+
+class Store:
+    def __init__(self) -> None:
+        self.services: dict[Key, Object] = {}
+        self.models: dict[Key, Service] = {}
+        self.children: dict[Key, dict[tuple[str, str, str], Object]] = defaultdict(dict)
+        self.pods: dict[Key, dict[str, Object]] = defaultdict(dict)
+
+    # -- services --------------------------------------------------------------------------
+
+    def put_service(self, body: Object) -> Key:
+        body = _trimmed(body)
+        key = (body["metadata"]["namespace"], body["metadata"]["name"])
+        self.services[key] = body
+        try:
+            self.models[key] = Service.model_validate(body)
+        except ValidationError:
+            self.models.pop(key, None)  # the API server validated it: an older schema's object
+        return key
+
+    def remove_service(self, key: Key) -> None:
+        self.services.pop(key, None)
+        self.models.pop(key, None)
+
+    def service_index(self) -> Services:
+        return Services(self.models.values())
+
+    def dependents(self, key: Key) -> list[Key]:
+        """Services that link to, or mount volumes from, the service at `key`."""
+        target = self.models.get(key)
+        if target is None:
+            return []
+        index = Services([target])
+        found = []
+        for other_key, other in self.models.items():
+            references = [link.to_service for link in other.spec.linked_to_service] + [
+                b.volumes_from for b in other.spec.bindings if b.volumes_from
+            ]
+            if any(index.find(ref, other.namespace) is target for ref in references):
+                found.append(other_key)
+        return found
+
+    # -- children --------------------------------------------------------------------------
+
+    @staticmethod
+    def owner_of(child: Object) -> Key | None:
+        metadata = child.get("metadata", {})
+        service = metadata.get("labels", {}).get(constants.LABEL_SERVICE)
+        return (metadata.get("namespace", ""), service) if service else None
+
+    def put_child(self, body: Object) -> Key | None:
+        body = _trimmed(body)
+        owner = self.owner_of(body)
+        if owner is not None:
+            self.children[owner][object_key(body)] = body
+        return owner
+
+    def remove_child(self, body: Object) -> Key | None:
+        owner = self.owner_of(body)
+        if owner is not None:
+            self.children[owner].pop(object_key(body), None)
+            if not self.children[owner]:
+                del self.children[owner]
+        return owner
+
+    def children_of(self, key: Key) -> list[Object]:
+        return list(self.children.get(key, {}).values())
+
+    # -- pods (made by the workloads, watched for the status) ------------------------------
+
+    def put_pod(self, body: Object) -> Key | None:
+        owner = self.owner_of(body)
+        if owner is not None:
+            self.pods[owner][body["metadata"]["name"]] = _trimmed(body)
+        return owner
+
+    def remove_pod(self, body: Object) -> Key | None:
+        owner = self.owner_of(body)
+        if owner is not None:
+            self.pods[owner].pop(body["metadata"]["name"], None)
+            if not self.pods[owner]:
+                del self.pods[owner]
+        return owner
+
+    def pods_of(self, key: Key) -> list[Object]:
+        return list(self.pods.get(key, {}).values())
+
+    def linked_from(self, key: Key) -> list[tuple[str, Service]]:
+        """(alias, service) of each link to the service at `key`."""
+        target = self.models.get(key)
+        if target is None:
+            return []
+        index = Services([target])
+        return [
+            (link.name or target.name, other)
+            for other_key in self.dependents(key)
+            if (other := self.models.get(other_key)) is not None
+            for link in other.spec.linked_to_service
+            if index.find(link.to_service, other.namespace) is target
+        ]
