@@ -56,7 +56,8 @@ cluster-up: testbed ## start the local control plane in the background (.testbed
 	$(PY) -m testbed.controlplane up --background --kubeconfig $(LOCAL_KUBECONFIG)
 
 .PHONY: cluster-down
-cluster-down: $(STAMP) ## stop the local control plane
+cluster-down: $(STAMP) ## stop the demo's operator and the local control plane
+	@if [ -f .testbed/operator.pid ]; then kill $$(cat .testbed/operator.pid) 2>/dev/null || true; rm -f .testbed/operator.pid; fi
 	$(PY) -m testbed.controlplane down
 
 .PHONY: kind-up
@@ -71,5 +72,5 @@ kind-up: ## for machines with Docker: a kind cluster (.testbed/kind.kubeconfig)
 # -- demo ---------------------------------------------------------------------------------------
 
 .PHONY: demo
-demo: $(STAMP) ## bring up a cluster if none is configured (KUBECONFIG), then show it
+demo: testbed ## a cluster (KUBECONFIG or local), the CRD, the operator, the example stack Running
 	@bash testbed/demo.sh

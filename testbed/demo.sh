@@ -1,16 +1,45 @@
 #!/usr/bin/env bash
-# `make demo`: the cluster KUBECONFIG names, or else the local control plane, and what runs on it.
+# `make demo`: a cluster (KUBECONFIG's, or else the local control plane), the Service CRD, the
+# operator, and the example stack (a web service linked to a database) until it runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=.venv/bin/python
+state=.testbed
+mkdir -p "$state"
 
 if [ -z "${KUBECONFIG:-}" ]; then
   echo "KUBECONFIG is not set: using the local control plane (make cluster-down stops it)."
-  "$py" -m testbed.controlplane up --background --kubeconfig "$PWD/.testbed/kubeconfig"
-  export KUBECONFIG=$PWD/.testbed/kubeconfig
+  "$py" -m testbed.controlplane up --background --kubeconfig "$PWD/$state/kubeconfig"
+  export KUBECONFIG=$PWD/$state/kubeconfig
 fi
 kubectl="$("$py" -m testbed.controlplane bin)/kubectl"
+show() { echo; echo "\$ kubectl $*"; "$kubectl" "$@"; }
 
+show get nodes -L tags.dockercloud.dev/ssd
+show apply --server-side -f crds/service.yaml
+"$kubectl" wait --for=condition=Established crd/services.app.dockercloud.dev --timeout=60s >/dev/null
+
+pid_file=$state/operator.pid
+if [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
+  echo; echo "The operator is already running (pid $(cat "$pid_file"), log $state/operator.log)."
+else
+  echo; echo "Starting the operator (log: $state/operator.log)."
+  nohup .venv/bin/dockercloud-operator run >"$state/operator.log" 2>&1 </dev/null &
+  echo $! >"$pid_file"
+fi
+
+show apply -f examples/wordpress.yaml
+echo; echo "Waiting for the services to be Running..."
+for _ in $(seq 1 120); do
+  states=$("$kubectl" get dcs db web -o jsonpath='{.items[*].status.state}' 2>/dev/null || true)
+  printf '\r  db, web: %-40s' "${states:-(no status yet)}"
+  [ "$states" = "Running Running" ] && break
+  sleep 1
+done
 echo
-echo "\$ kubectl get nodes -L tags.dockercloud.dev/ssd"
-"$kubectl" get nodes -L tags.dockercloud.dev/ssd
+show get dcs
+show get deployments,statefulsets,services,pods -l app.kubernetes.io/managed-by=dockercloud-operator -o wide
+echo
+echo "Next: kubectl scale dcs/web --replicas=5; kubectl get dcs -w; kubectl describe dcs web"
+echo "      kubectl delete -f examples/wordpress.yaml; make cluster-down (stops the operator too)"
+[ "$states" = "Running Running" ] || { echo "The services did not reach Running; see $state/operator.log" >&2; exit 1; }
