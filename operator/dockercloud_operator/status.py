@@ -141,8 +141,19 @@ def synchronized(service: Service, workload: Object | None) -> bool:
 # -- state --------------------------------------------------------------------------------------
 
 
+def previous_target(previous: Object) -> int | None:
+    """The target the previous status was computed for (from its `running/target`)."""
+    _, _, wanted = str(previous.get("running_of_target", "")).partition("/")
+    return int(wanted) if wanted.isdigit() else None
+
+
 def state(
-    service: Service, observed: Observed, counts: Counts, previous: State | None, deployed: bool
+    service: Service,
+    observed: Observed,
+    counts: Counts,
+    previous: State | None,
+    deployed: bool,
+    last_target: int | None = None,
 ) -> State:
     if service.metadata.deletionTimestamp:
         return State.TERMINATING
@@ -164,7 +175,8 @@ def state(
         return State.STARTING
     if rolling_out(workload) or previous is State.REDEPLOYING:
         return State.REDEPLOYING
-    if counts.active != wanted or (previous is State.SCALING and counts.running < wanted):
+    # Scaling answers a new target; a container lost or crashed at the same target is not one.
+    if previous is State.SCALING or (counts.active != wanted and wanted != last_target):
         return State.SCALING
     return State.PARTLY_RUNNING
 
@@ -237,7 +249,7 @@ def compute(service: Service, observed: Observed, previous: Object, now: datetim
     counts = count(observed.pods)
     before = State(previous["state"]) if previous.get("state") else None
     deployed = bool(previous.get("deployed_datetime"))
-    current_state = state(service, observed, counts, before, deployed)
+    current_state = state(service, observed, counts, before, deployed, previous_target(previous))
     wanted = target(service, observed.workload)
     in_sync = synchronized(service, observed.workload)
     generation = service.metadata.generation
