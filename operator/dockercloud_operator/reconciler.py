@@ -15,6 +15,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from dockercloud_operator import constants, names
+from dockercloud_operator.actions import Decision, decide
 from dockercloud_operator.kube import CHILD_KINDS, SERVICE_API, Kube, NamespaceTerminating
 from dockercloud_operator.model import Service, State
 from dockercloud_operator.resources import Built, build
@@ -101,8 +102,11 @@ class Reconciler:
             self.store.put_service(body)
 
         context = resolve(service, self.store.service_index())
-        built = build(service, context)
         children = self.store.children_of(key)
+        last_state = (body.get("status") or {}).get("state")
+        decision = decide(service, _workload(children), State(last_state) if last_state else None)
+        service = decision.effective  # actions the state does not allow yet wait
+        built = build(service, context)
         desired_workload = next(o for o in built.objects if o["kind"] in WORKLOAD_KINDS)
         if resets_volumes(service, desired_workload, _workload(children)):
             await self._reset_volumes(key)
@@ -114,7 +118,7 @@ class Reconciler:
             logger.info("Deleting %s %s/%s", obj["kind"], *key)
             await asyncio.to_thread(self.kube.delete, obj)
             self.store.remove_child(obj)
-        await self._report(key, service, body, built, context)
+        await self._report(key, service, body, built, context, decision)
 
     async def _reset_volumes(self, key: Key) -> None:
         """Deletes the containers' claims; as the redeploy replaces each container, its claim
@@ -129,7 +133,13 @@ class Reconciler:
             await asyncio.to_thread(self.kube.delete, claim)
 
     async def _report(
-        self, key: Key, service: Service, body: Object, built: Built, context: Context
+        self,
+        key: Key,
+        service: Service,
+        body: Object,
+        built: Built,
+        context: Context,
+        decision: Decision | None = None,
     ) -> None:
         """Writes the status when it changed, with an Event for a new state."""
         children = self.store.children_of(key)
@@ -148,6 +158,8 @@ class Reconciler:
             linked_from=self.store.linked_from(key),
             unsupported=built.unsupported,
             unresolved=context.unresolved,
+            held=[str(action) for action in decision.held] if decision else [],
+            held_message=decision.message() if decision and decision.held else "",
         )
         previous = body.get("status") or {}
         status = compute(service, observed, previous, datetime.now(UTC))
@@ -156,6 +168,9 @@ class Reconciler:
         self.store.put_service(await asyncio.to_thread(self.kube.patch_status, body, status))
         if status.get("state") != previous.get("state"):
             await self._event(body, status["state"], _describe(status))
+        held = observed.held_message
+        if held and _condition_message(previous, "ActionsAllowed") != held:
+            await self._event(body, "ActionHeld", held, warning=True)
 
     async def _terminate(self, key: Key, service: Service, body: Object) -> None:
         """Terminating: delete the children, wait for the containers to go, then let go."""
@@ -172,16 +187,23 @@ class Reconciler:
             await asyncio.to_thread(self.kube.set_finalizers, body, finalizers)
             await self._event(body, State.TERMINATED, "the service and its containers are gone")
 
-    async def _event(self, body: Object, state: str, message: str) -> None:
-        reason = state.title().replace(" ", "")
+    async def _event(self, body: Object, state: str, message: str, warning: bool = False) -> None:
+        reason = state.title().replace(" ", "") if " " in state else state
+        kind = "Warning" if warning else "Normal"
         try:
-            await asyncio.to_thread(self.kube.post_event, body, reason, f"{state}: {message}")
+            await asyncio.to_thread(self.kube.post_event, body, reason, f"{state}: {message}", kind)
         except ApiException as error:  # an Event is news, not state: never worth a retry
             logger.warning("Could not record the %s event: %s", reason, error.reason)
 
 
 def _workload(children: list[Object]) -> Object | None:
     return next((c for c in children if c["kind"] in WORKLOAD_KINDS), None)
+
+
+def _condition_message(status: Object, kind: str) -> str | None:
+    return next(
+        (c.get("message") for c in status.get("conditions", []) if c.get("type") == kind), None
+    )
 
 
 def _same(status: Object, previous: Object) -> bool:

@@ -57,6 +57,8 @@ class Observed:
     linked_from: list[tuple[str, Service]] = field(default_factory=list)  # (alias, service)
     unsupported: list[Finding] = field(default_factory=list)
     unresolved: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)  # actions the state does not allow yet
+    held_message: str = ""
 
 
 # -- pods ---------------------------------------------------------------------------------------
@@ -318,6 +320,11 @@ def compute(service: Service, observed: Observed, previous: Object, now: datetim
             "UnsupportedAttributes", bool(observed.unsupported),
             "Approximated" if observed.unsupported else "AllHonoured",
             "; ".join(str(f) for f in observed.unsupported) or "every attribute is honoured",
+            conditions, now, generation,
+        ),
+        _condition(
+            "ActionsAllowed", not observed.held, "Held" if observed.held else "Allowed",
+            observed.held_message or "every requested action is carried out",
             conditions, now, generation,
         ),
         _condition(

@@ -17,6 +17,7 @@ from dockercloud_operator.constants import GROUP, PLURAL, VERSION
 from dockercloud_operator.model import ServiceSpec
 from tests.invalid_specs import INVALID_SPECS, Invalid
 from tests.unit.test_model import DOCUMENTED_EXAMPLE
+from tests.wait import wait_for
 
 pytestmark = pytest.mark.usefixtures("service_crd")
 
@@ -170,26 +171,30 @@ def test_kubectl_scale_sets_target_num_containers(
     assert scale["spec"]["replicas"] == 3
 
 
+@pytest.mark.usefixtures("operator")
 def test_field_selectors_filter_by_state_and_columns_show_it(
     api: client.ApiClient, namespace: str, kubectl: str, kubeconfig: Path
 ) -> None:
     custom = client.CustomObjectsApi(api)
-    for name, state, running in [("web", "Running", "2/2"), ("worker", "Stopped", "0/1")]:
-        _create(api, namespace, _body(name, {"image": "nginx"}))
-        custom.patch_namespaced_custom_object_status(
-            GROUP, VERSION, namespace, PLURAL, name,
-            {"status": {"state": state, "running_of_target": running}},
-        )  # fmt: skip
+    _create(api, namespace, _body("web", {"image": "nginx", "target_num_containers": 2}))
+    _create(api, namespace, _body("worker", {"image": "nginx", "running": False}))
+
+    def state_of(name: str) -> str | None:
+        service = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+        return service.get("status", {}).get("state")
+
+    wait_for(lambda: state_of("web") == "Running", "web to run")
+    wait_for(lambda: state_of("worker") == "Not running", "worker to be reported")
 
     selected = _kubectl(
         kubectl, kubeconfig, "-n", namespace, "get", "dcs",
         "--field-selector", "status.state=Running", "-o", "name",
     )  # fmt: skip
     assert selected.split() == ["service.app.dockercloud.dev/web"]
-    stopped = custom.list_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, field_selector="status.state=Stopped"
+    not_running = custom.list_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, field_selector="status.state=Not running"
     )
-    assert [item["metadata"]["name"] for item in stopped["items"]] == ["worker"]
+    assert [item["metadata"]["name"] for item in not_running["items"]] == ["worker"]
 
     table = _kubectl(kubectl, kubeconfig, "-n", namespace, "get", "dcs").splitlines()
     assert table[0].split() == ["NAME", "STATE", "RUNNING", "IMAGE", "STRATEGY", "AGE"]

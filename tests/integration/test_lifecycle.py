@@ -226,3 +226,29 @@ def test_redeploy_keeps_container_volumes_only_when_reusing_them(
         assert after.metadata.uid != claim.metadata.uid
         if local:
             assert not (_volume_folder(api, after) / "data.txt").exists()
+
+
+def test_an_action_the_state_does_not_allow_waits_and_says_so(
+    api: client.ApiClient, namespace: str
+) -> None:
+    # No node has the tag: the container cannot be placed, so the service stays Starting.
+    services.create(api, namespace, "web", image="nginx", tags=[{"name": "nowhere"}])
+    _settled(api, namespace, "web", "Starting")
+
+    services.patch_spec(api, namespace, "web", running=False)  # stop: not allowed in Starting
+    held = _settled(api, namespace, "web", "Starting")
+    condition = next(c for c in held["conditions"] if c["type"] == "ActionsAllowed")
+    assert condition["status"] == "False"
+    assert "stop waits" in condition["message"] and "Starting" in condition["message"]
+    deployment = client.AppsV1Api(api).read_namespaced_deployment("web", namespace)
+    assert deployment.spec.replicas == 1
+    events = client.CoreV1Api(api).list_namespaced_event(
+        namespace, field_selector="involvedObject.name=web,reason=ActionHeld"
+    )
+    assert [event.type for event in events.items] == ["Warning"]
+
+    # Once the container can run the service reaches Running, and the stop goes through.
+    services.patch_spec(api, namespace, "web", tags=[])
+    stopped = _settled(api, namespace, "web", "Stopped")
+    condition = next(c for c in stopped["conditions"] if c["type"] == "ActionsAllowed")
+    assert condition["status"] == "True"

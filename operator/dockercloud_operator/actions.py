@@ -1,0 +1,124 @@
+"""The documented actions (start, stop, scale, redeploy) and the states that allow them.
+
+Declaratively, an action is a spec change: `running` turned on or off, a new
+`target_num_containers`, a new redeploy token. The documentation allows each action only in
+some states ("Starting: no actions allowed in this state"). An action that arrives in a state
+that does not allow it is held: the operator keeps the deployed value, says so in the
+ActionsAllowed condition and a Warning event, and carries it out once the state allows it.
+Changes that are no action (a new image, ports, variables) always apply. Terminating is
+`kubectl delete`, which the operator cannot hold.
+
+The documented table names no state for scaling; scale is allowed where stop or start is
+(Running, Partly running, Stopped, Not running), and held in the transitional states.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from dockercloud_operator.model import Redeploy, Service, State
+from dockercloud_operator.resources.pod import REDEPLOY_ANNOTATION, STOPPED_NODE_LABEL
+
+Object = dict[str, Any]
+
+
+class Action(StrEnum):
+    START = "start"
+    STOP = "stop"
+    SCALE = "scale"
+    REDEPLOY = "redeploy"
+
+
+ALLOWED: dict[State, frozenset[Action]] = {
+    State.NOT_RUNNING: frozenset({Action.START, Action.SCALE}),
+    State.STARTING: frozenset(),
+    State.RUNNING: frozenset({Action.STOP, Action.REDEPLOY, Action.SCALE}),
+    State.PARTLY_RUNNING: frozenset({Action.START, Action.STOP, Action.REDEPLOY, Action.SCALE}),
+    State.SCALING: frozenset(),
+    State.REDEPLOYING: frozenset(),
+    State.STOPPING: frozenset(),
+    State.STOPPED: frozenset({Action.START, Action.REDEPLOY, Action.SCALE}),
+    State.TERMINATING: frozenset(),
+    State.TERMINATED: frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What the live workload runs, in the terms of the actions."""
+
+    running: bool
+    replicas: int | None  # None for a DaemonSet (one per node)
+    redeploy_token: str | None
+
+
+def deployed(workload: Object) -> Deployed:
+    spec = workload.get("spec", {})
+    template = spec.get("template", {})
+    if workload.get("kind") == "DaemonSet":
+        running = STOPPED_NODE_LABEL not in template.get("spec", {}).get("nodeSelector", {})
+        replicas = None
+    else:
+        replicas = int(spec.get("replicas", 1))
+        running = replicas > 0
+    token = template.get("metadata", {}).get("annotations", {}).get(REDEPLOY_ANNOTATION)
+    return Deployed(running=running, replicas=replicas, redeploy_token=token)
+
+
+def requested(service: Service, live: Deployed) -> list[Action]:
+    """The actions the spec asks for, compared with what is deployed."""
+    spec = service.spec
+    actions = []
+    if spec.running and not live.running:
+        actions.append(Action.START)
+    if not spec.running and live.running:
+        actions.append(Action.STOP)
+    if live.running and live.replicas is not None and live.replicas != spec.target_num_containers:
+        actions.append(Action.SCALE)
+    token = spec.redeploy.token if spec.redeploy else None
+    if token is not None and token != live.redeploy_token:
+        actions.append(Action.REDEPLOY)
+    return actions
+
+
+@dataclass(frozen=True)
+class Decision:
+    effective: Service  # the service as it may be deployed now
+    held: list[Action]
+    state: State | None
+
+    def message(self) -> str:
+        if not self.held or self.state is None:
+            return "every requested action is carried out"
+        allowed = ", ".join(sorted(ALLOWED[self.state])) or "no action"
+        waiting = ", ".join(self.held)
+        return (
+            f"{waiting} waits: the state {self.state} allows {allowed}; "
+            "it is carried out when the state allows it"
+        )
+
+
+def decide(service: Service, workload: Object | None, state: State | None) -> Decision:
+    """Holds the requested actions the current state does not allow."""
+    if workload is None or state is None:
+        return Decision(service, [], state)
+    live = deployed(workload)
+    held = [a for a in requested(service, live) if a not in ALLOWED.get(state, frozenset())]
+    if not held:
+        return Decision(service, [], state)
+    update: dict[str, Any] = {}
+    if Action.START in held or Action.STOP in held:
+        update["running"] = live.running
+    if Action.SCALE in held and live.replicas is not None:
+        update["target_num_containers"] = live.replicas
+    if Action.REDEPLOY in held:
+        current = service.spec.redeploy
+        update["redeploy"] = (
+            Redeploy(token=live.redeploy_token, reuse_volumes=current.reuse_volumes)
+            if live.redeploy_token is not None and current is not None
+            else None
+        )
+    spec = service.spec.model_copy(update=update)
+    return Decision(service.model_copy(update={"spec": spec}), held, state)
