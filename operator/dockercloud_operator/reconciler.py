@@ -101,7 +101,7 @@ class Reconciler:
             body = await asyncio.to_thread(self.kube.set_finalizers, body, finalizers)
             self.store.put_service(body)
 
-        context = resolve(service, self.store.service_index())
+        context = resolve(service, self.store.index)
         children = self.store.children_of(key)
         last_state = (body.get("status") or {}).get("state")
         decision = decide(service, _workload(children), State(last_state) if last_state else None)

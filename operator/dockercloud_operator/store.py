@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from dockercloud_operator import constants
 from dockercloud_operator.model import Service
 from dockercloud_operator.resources import object_key
-from dockercloud_operator.resources.context import Services
+from dockercloud_operator.resources.context import Services, references
 
 Object = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name) of a Service
@@ -31,6 +31,8 @@ class Store:
     def __init__(self) -> None:
         self.services: dict[Key, Object] = {}
         self.models: dict[Key, Service] = {}
+        self.index = Services()  # the models by name and uid, for resolving references
+        self.linking: set[Key] = set()  # services that reference others
         self.children: dict[Key, dict[tuple[str, str, str], Object]] = defaultdict(dict)
         self.pods: dict[Key, dict[str, Object]] = defaultdict(dict)
 
@@ -39,34 +41,36 @@ class Store:
     def put_service(self, body: Object) -> Key:
         body = _trimmed(body)
         key = (body["metadata"]["namespace"], body["metadata"]["name"])
+        self.remove_service(key)
         self.services[key] = body
         try:
-            self.models[key] = Service.model_validate(body)
+            model = Service.model_validate(body)
         except ValidationError:
-            self.models.pop(key, None)  # the API server validated it: an older schema's object
+            return key  # the API server validated it: an object of an older schema
+        self.models[key] = model
+        self.index.add(model)
+        if references(model):
+            self.linking.add(key)
         return key
 
     def remove_service(self, key: Key) -> None:
         self.services.pop(key, None)
-        self.models.pop(key, None)
-
-    def service_index(self) -> Services:
-        return Services(self.models.values())
+        self.linking.discard(key)
+        model = self.models.pop(key, None)
+        if model is not None:
+            self.index.remove(model)
 
     def dependents(self, key: Key) -> list[Key]:
         """Services that link to, or mount volumes from, the service at `key`."""
         target = self.models.get(key)
         if target is None:
             return []
-        index = Services([target])
-        found = []
-        for other_key, other in self.models.items():
-            references = [link.to_service for link in other.spec.linked_to_service] + [
-                b.volumes_from for b in other.spec.bindings if b.volumes_from
-            ]
-            if any(index.find(ref, other.namespace) is target for ref in references):
-                found.append(other_key)
-        return found
+        return [
+            other_key
+            for other_key in self.linking
+            if (other := self.models.get(other_key)) is not None
+            and any(self.index.find(ref, other.namespace) is target for ref in references(other))
+        ]
 
     # -- children --------------------------------------------------------------------------
 
@@ -118,11 +122,10 @@ class Store:
         target = self.models.get(key)
         if target is None:
             return []
-        index = Services([target])
         return [
             (link.name or target.name, other)
             for other_key in self.dependents(key)
             if (other := self.models.get(other_key)) is not None
             for link in other.spec.linked_to_service
-            if index.find(link.to_service, other.namespace) is target
+            if self.index.find(link.to_service, other.namespace) is target
         ]

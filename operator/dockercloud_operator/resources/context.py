@@ -37,13 +37,21 @@ class Context:
 class Services:
     """Services of the cluster by namespace/name and by uid, for resolving references."""
 
-    def __init__(self, services: Iterable[Service]) -> None:
+    def __init__(self, services: Iterable[Service] = ()) -> None:
         self.by_key: dict[tuple[str, str], Service] = {}
         self.by_uid: dict[str, Service] = {}
         for service in services:
-            self.by_key[(service.namespace, service.name)] = service
-            if service.metadata.uid:
-                self.by_uid[service.metadata.uid] = service
+            self.add(service)
+
+    def add(self, service: Service) -> None:
+        self.by_key[(service.namespace, service.name)] = service
+        if service.metadata.uid:
+            self.by_uid[service.metadata.uid] = service
+
+    def remove(self, service: Service) -> None:
+        self.by_key.pop((service.namespace, service.name), None)
+        if service.metadata.uid:
+            self.by_uid.pop(service.metadata.uid, None)
 
     def find(self, reference: str, namespace: str) -> Service | None:
         """A service by resource URI (any namespace) or by name (in `namespace`)."""
@@ -51,6 +59,13 @@ class Services:
         if match:
             return self.by_uid.get(match["uid"])
         return self.by_key.get((namespace, reference))
+
+
+def references(service: Service) -> list[str]:
+    """Every other service this one names: link targets and volumes_from sources."""
+    return [link.to_service for link in service.spec.linked_to_service] + [
+        binding.volumes_from for binding in service.spec.bindings if binding.volumes_from
+    ]
 
 
 def resolve(service: Service, services: Services | Mapping[tuple[str, str], Service]) -> Context:
