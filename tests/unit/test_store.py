@@ -1,0 +1,82 @@
+"""The operator's view of the cluster: services, their children and pods, and references."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dockercloud_operator.store import Store
+
+
+def body(name: str, uid: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "app.dockercloud.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": "ns", "uid": uid, "managedFields": [{"x": 1}]},
+        "spec": {"image": "nginx", **spec},
+    }
+
+
+def child(kind: str, name: str, service: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": kind,
+        "metadata": {
+            "name": name,
+            "namespace": "ns",
+            "labels": {"app.dockercloud.dev/service": service},
+        },
+    }
+
+
+UID_DB = "72f175bd-390b-46e3-9463-830aca32ce3e"
+
+
+def test_services_are_kept_without_managed_fields() -> None:
+    store = Store()
+    key = store.put_service(body("web", "u1"))
+    assert key == ("ns", "web")
+    assert "managedFields" not in store.services[key]["metadata"]
+    assert store.models[key].spec.image == "nginx"
+
+
+def test_dependents_are_found_by_name_and_by_resource_uri() -> None:
+    store = Store()
+    store.put_service(body("db", UID_DB))
+    store.put_service(body("web", "u2", linked_to_service=[{"to_service": "db", "name": "DB"}]))
+    store.put_service(
+        body("api", "u3", linked_to_service=[{"to_service": f"/api/app/v1/service/{UID_DB}/"}])
+    )
+    store.put_service(body("backup", "u4", bindings=[{"volumes_from": "db"}]))
+    store.put_service(body("other", "u5"))
+    assert sorted(store.dependents(("ns", "db"))) == [
+        ("ns", "api"),
+        ("ns", "backup"),
+        ("ns", "web"),
+    ]
+    assert sorted(alias for alias, _ in store.linked_from(("ns", "db"))) == ["DB", "db"]
+
+    store.remove_service(("ns", "web"))
+    store.put_service(body("api", "u3"))  # its link removed
+    assert store.dependents(("ns", "db")) == [("ns", "backup")]
+
+
+def test_children_and_pods_are_grouped_by_their_service() -> None:
+    store = Store()
+    assert store.put_child(child("Service", "web", "web")) == ("ns", "web")
+    store.put_child(child("ServiceAccount", "web", "web"))
+    store.put_child(child("Service", "db", "db"))
+    assert {c["kind"] for c in store.children_of(("ns", "web"))} == {"Service", "ServiceAccount"}
+    store.remove_child(child("Service", "web", "web"))
+    assert [c["kind"] for c in store.children_of(("ns", "web"))] == ["ServiceAccount"]
+
+    store.put_pod(child("Pod", "web-1", "web"))
+    assert [p["metadata"]["name"] for p in store.pods_of(("ns", "web"))] == ["web-1"]
+    store.remove_pod(child("Pod", "web-1", "web"))
+    assert store.pods_of(("ns", "web")) == []
+
+
+def test_objects_without_the_service_label_belong_to_nobody() -> None:
+    store = Store()
+    stray = {"kind": "Service", "metadata": {"name": "x", "namespace": "ns"}}
+    assert store.put_child(stray) is None
+    assert store.children == {}
