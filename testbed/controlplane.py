@@ -1,6 +1,8 @@
 """A real, local Kubernetes control plane: etcd, kube-apiserver, kube-controller-manager,
 kube-scheduler and kwok (simulated nodes whose pods really go Running), on free loopback ports,
 plus a tiny dynamic volume provisioner (a thread) behind the default StorageClass `testbed`.
+`kubectl logs` works for pods on the kwok nodes: kwok serves their containers' logs from files
+that kwok's `Logs`/`ClusterLogs` objects name (see `pod_logs`, `cluster_logs` and `cri_log`).
 
     python -m testbed.controlplane build            # build the binaries if missing
     python -m testbed.controlplane up [--background] [--kubeconfig PATH]
@@ -17,6 +19,7 @@ import argparse
 import base64
 import contextlib
 import ctypes
+import datetime
 import json
 import os
 import shutil
@@ -30,11 +33,13 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeAlias
+
+import yaml
 
 from dockercloud_operator.constants import TAG_LABEL_PREFIX
 from testbed import build
@@ -47,6 +52,11 @@ NODE_NAME = "kwok-node-{}"
 # Node 0 carries a Docker Cloud tag, so placement by tags can be tested.
 TAGGED_NODE_LABELS = {f"{TAG_LABEL_PREFIX}ssd": "true"}
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
+KWOK_MODULE = "sigs.k8s.io/kwok"
+KWOK_GROUP = "kwok.x-k8s.io"
+KWOK_API_VERSION = "v1alpha1"
+# The kwok CRDs installed and enabled (kind -> plural): they say which file a container logs.
+KWOK_CRDS = {"Logs": "logs", "ClusterLogs": "clusterlogs"}
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 15.0
 STORAGE_CLASS = "testbed"
@@ -163,6 +173,7 @@ class ControlPlane:
     def start(self) -> None:
         started = time.monotonic()
         bin_dir = build.ensure_binaries(self.say)
+        kwok_crds = read_kwok_crds(kwok_module_dir())
         if self.workdir is None:
             self.workdir = Path(tempfile.mkdtemp(prefix="dockercloud-testbed-"))
             self._owns_workdir = True
@@ -210,9 +221,20 @@ class ControlPlane:
             f"--service-account-signing-key-file={pki.service_account_key}",
             "--endpoint-reconciler-type=none",
             "--profiling=false",
+            # pods/log (exec, port-forward) is proxied to the node's "kubelet", here kwok's server
+            # at the node's InternalIP (127.0.0.1) and status.daemonEndpoints port, over TLS
+            # verified with the bed's CA. kwok asks for no client certificate; a kubelet would.
+            "--kubelet-preferred-address-types=InternalIP",
+            f"--kubelet-certificate-authority={pki.ca_cert}",
+            f"--kubelet-client-certificate={pki.admin_cert}",
+            f"--kubelet-client-key={pki.admin_key}",
         )
         self._wait("kube-apiserver", lambda: self._api_ok("/readyz"))
         _write_kubeconfig(self.kubeconfig, self.server, pki)
+        # kwok watches its CRDs from the start, so they go in first; they are established while
+        # kube-controller-manager and kube-scheduler start.
+        for crd in kwok_crds:
+            self._api("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
 
         common = [
             f"--kubeconfig={self.kubeconfig}",
@@ -242,6 +264,8 @@ class ControlPlane:
             f"--secure-port={scheduler_port}",
             f"--cert-dir={workdir / 'scheduler-certs'}",
         )
+        self._wait("kwok's CRDs to be served", self._kwok_crds_served)
+        kwok_port = free_port()
         self._launch(
             bin_dir / "kwok",
             "kwok",
@@ -250,7 +274,12 @@ class ControlPlane:
             f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
             "--cidr=10.244.0.1/16",
             "--node-ip=127.0.0.1",
-            f"--server-address=127.0.0.1:{free_port()}",
+            # The "kubelet" of every node: containerLogs, exec, ... Nodes advertise --node-port.
+            f"--server-address=127.0.0.1:{kwok_port}",
+            f"--node-port={kwok_port}",
+            f"--tls-cert-file={pki.serving_cert}",
+            f"--tls-private-key-file={pki.serving_key}",
+            f"--enable-crds={','.join(KWOK_CRDS)}",
         )
         self._wait(
             "kube-controller-manager",
@@ -259,6 +288,7 @@ class ControlPlane:
         self._wait(
             "kube-scheduler", lambda: _http_ok(f"https://127.0.0.1:{scheduler_port}/healthz")
         )
+        self._wait("kwok's server", lambda: _http_ok(f"https://127.0.0.1:{kwok_port}/healthz"))
 
         for index in range(self.node_count):
             labels = TAGGED_NODE_LABELS if index == 0 else {}
@@ -384,6 +414,13 @@ class ControlPlane:
             else:
                 say(what)
 
+    def _kwok_crds_served(self) -> bool:
+        try:
+            resources = self._api("GET", f"/apis/{KWOK_GROUP}/{KWOK_API_VERSION}")["resources"]
+        except (urllib.error.URLError, OSError):
+            return False
+        return set(KWOK_CRDS.values()) <= {resource["name"] for resource in resources}
+
     def _nodes_ready(self) -> bool:
         nodes = self._api("GET", "/api/v1/nodes")["items"]
         ready = [
@@ -414,6 +451,98 @@ def fake_node(name: str, labels: dict[str, str]) -> dict[str, Any]:
         },
         "status": {"allocatable": resources, "capacity": resources},
     }
+
+
+def kwok_module_dir() -> Path:
+    """The pinned kwok module's source in the Go module cache (downloaded if it was cleaned)."""
+    if shutil.which("go") is None:
+        raise StartError("`go` is not on PATH: it locates kwok's CRDs in the Go module cache")
+    result = subprocess.run(
+        ["go", "mod", "download", "-json", KWOK_MODULE],
+        cwd=build.TESTBED / "kwok",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise StartError(f"`go mod download {KWOK_MODULE}` failed:\n{result.stdout}{result.stderr}")
+    return Path(json.loads(result.stdout)["Dir"])
+
+
+def read_kwok_crds(module_dir: Path) -> list[dict[str, Any]]:
+    """The CustomResourceDefinitions of KWOK_CRDS, as the kwok module ships them."""
+    bases = module_dir / "kustomize" / "crd" / "bases"
+    crds = []
+    for plural in KWOK_CRDS.values():
+        path = bases / f"{KWOK_GROUP}_{plural}.yaml"
+        crd = yaml.safe_load(path.read_text())
+        if not isinstance(crd, dict) or crd.get("kind") != "CustomResourceDefinition":
+            raise StartError(f"{path} is not a CustomResourceDefinition")
+        crds.append(crd)
+    return crds
+
+
+# What a container logs: one file for every container of the pod, or a file per container name.
+LogsFiles: TypeAlias = Path | str | Mapping[str, Path | str]
+
+
+def _log_entries(logs: LogsFiles) -> list[dict[str, Any]]:
+    """kwok `Log` entries: one without `containers` (every container), or one per container.
+    (`follow` is recorded for kwok versions that read it; v0.7.0 follows when the request asks.)"""
+    if isinstance(logs, Mapping):
+        return [
+            {"containers": [container], "logsFile": str(path), "follow": True}
+            for container, path in logs.items()
+        ]
+    return [{"logsFile": str(logs), "follow": True}]
+
+
+def pod_logs(pod: str, namespace: str, logs: LogsFiles) -> dict[str, Any]:
+    """A kwok `Logs` object: `pod`'s containers log the file `logs` names (one for them all, or
+    one per container name), which holds CRI-format lines (see `cri_log`). It is namespaced and
+    named after the pod, which is how kwok matches it, and kwok uses it instead of any
+    `ClusterLogs`, even for a container it does not name (which then has no log)."""
+    return {
+        "apiVersion": f"{KWOK_GROUP}/{KWOK_API_VERSION}",
+        "kind": "Logs",
+        "metadata": {"name": pod, "namespace": namespace},
+        "spec": {"logs": _log_entries(logs)},
+    }
+
+
+def cluster_logs(
+    name: str, logs: LogsFiles, *, namespaces: Sequence[str] = (), pods: Sequence[str] = ()
+) -> dict[str, Any]:
+    """A kwok `ClusterLogs` object: the containers of the pods in `namespaces` named `pods`
+    (either empty: any) log the file `logs` names, as in `pod_logs`.
+
+    kwok v0.7.0 selects pods by namespace and name only, not by label; when several match, which
+    one serves a pod is unspecified. It is cluster-scoped: deleting a namespace leaves it."""
+    selector: dict[str, list[str]] = {}
+    if namespaces:
+        selector["matchNamespaces"] = list(namespaces)
+    if pods:
+        selector["matchNames"] = list(pods)
+    return {
+        "apiVersion": f"{KWOK_GROUP}/{KWOK_API_VERSION}",
+        "kind": "ClusterLogs",
+        "metadata": {"name": name},
+        "spec": {"selector": selector, "logs": _log_entries(logs)},
+    }
+
+
+def cri_log(*lines: str, stream: str = "stdout", at: datetime.datetime | None = None) -> str:
+    """`lines` in the CRI logging format the kubelet (and kwok) read container logs in:
+    `<RFC 3339 time> <stdout|stderr> F <line>` each, newline-terminated, all at time `at` (now
+    by default). `kubectl logs` shows just the lines; `--timestamps` adds the time."""
+    if stream not in ("stdout", "stderr"):
+        raise ValueError(f"stream must be stdout or stderr, not {stream!r}")
+    when = (at or datetime.datetime.now(datetime.UTC)).astimezone(datetime.UTC)
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    for line in lines:
+        if "\n" in line:
+            raise ValueError(f"a log line cannot contain a newline: {line!r}")
+    return "".join(f"{stamp} {stream} F {line}\n" for line in lines)
 
 
 def storage_class() -> dict[str, Any]:

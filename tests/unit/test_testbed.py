@@ -1,7 +1,9 @@
-"""The pure parts of the test bed: versions, cache keys, build flags, fake nodes, volumes."""
+"""The pure parts of the test bed: versions, cache keys, build flags, fake nodes, volumes, and
+the kwok objects and files that give containers a log."""
 
 from __future__ import annotations
 
+import datetime
 import threading
 import time
 import urllib.error
@@ -12,14 +14,21 @@ import pytest
 
 from testbed import build
 from testbed.controlplane import (
+    KWOK_CRDS,
+    KWOK_GROUP,
     KWOK_NODE_ANNOTATION,
     PROVISIONER,
     STORAGE_CLASS,
     ControlPlane,
+    StartError,
+    cluster_logs,
+    cri_log,
     fake_node,
     is_released,
     needs_volume,
     persistent_volume_for,
+    pod_logs,
+    read_kwok_crds,
     storage_class,
 )
 
@@ -160,3 +169,67 @@ def test_the_provisioner_survives_errors_and_stops_promptly(tmp_path: Path) -> N
     assert not thread.is_alive()
     assert ("POST", "/api/v1/persistentvolumes") in calls  # after the failed pass, and a 409
     assert "connection refused" in (tmp_path / "logs" / "provisioner.log").read_text()
+
+
+def test_pod_logs_name_the_pod_and_give_every_container_the_file(tmp_path: Path) -> None:
+    body = pod_logs("web-0", "shop", tmp_path / "web.log")
+    assert body["apiVersion"] == f"{KWOK_GROUP}/v1alpha1"
+    assert body["kind"] == "Logs"
+    assert body["metadata"] == {"name": "web-0", "namespace": "shop"}
+    assert body["spec"] == {"logs": [{"logsFile": str(tmp_path / "web.log"), "follow": True}]}
+
+
+def test_pod_logs_can_give_each_container_its_own_file() -> None:
+    body = pod_logs("web-0", "shop", {"web": "/logs/web", "sidecar": Path("/logs/sidecar")})
+    assert body["spec"]["logs"] == [
+        {"containers": ["web"], "logsFile": "/logs/web", "follow": True},
+        {"containers": ["sidecar"], "logsFile": "/logs/sidecar", "follow": True},
+    ]
+
+
+def test_cluster_logs_select_pods_by_namespace_and_name() -> None:
+    body = cluster_logs("shop-logs", "/logs/all", namespaces=["shop"], pods=["web-0", "web-1"])
+    assert body["kind"] == "ClusterLogs"
+    assert body["metadata"] == {"name": "shop-logs"}
+    assert body["spec"] == {
+        "selector": {"matchNamespaces": ["shop"], "matchNames": ["web-0", "web-1"]},
+        "logs": [{"logsFile": "/logs/all", "follow": True}],
+    }
+    assert cluster_logs("all", "/logs/all")["spec"]["selector"] == {}  # every pod
+
+
+def test_cri_log_lines_carry_a_time_a_stream_and_a_full_line_tag() -> None:
+    at = datetime.datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=datetime.UTC)
+    assert cri_log("hello", "world", at=at) == (
+        "2025-01-02T03:04:05.678901Z stdout F hello\n2025-01-02T03:04:05.678901Z stdout F world\n"
+    )
+    assert cri_log("oops", stream="stderr", at=at) == "2025-01-02T03:04:05.678901Z stderr F oops\n"
+    assert cri_log(at=at) == ""
+    local = at.astimezone(datetime.timezone(datetime.timedelta(hours=2)))
+    assert cri_log("x", at=local) == cri_log("x", at=at)  # always written in UTC
+    now = cri_log("x")
+    assert now.endswith("Z stdout F x\n")
+    assert datetime.datetime.fromisoformat(now.split(" ")[0]) <= datetime.datetime.now(datetime.UTC)
+
+
+@pytest.mark.parametrize(("line", "stream"), [("two\nlines", "stdout"), ("x", "stdin")])
+def test_cri_log_refuses_what_the_format_cannot_carry(line: str, stream: str) -> None:
+    with pytest.raises(ValueError):
+        cri_log(line, stream=stream)
+
+
+def _crd(kind: str) -> str:
+    return f"---\napiVersion: apiextensions.k8s.io/v1\nkind: {kind}\nmetadata:\n  name: x\n"
+
+
+def test_kwoks_crds_are_read_from_its_modules_kustomize_bases(tmp_path: Path) -> None:
+    bases = tmp_path / "kustomize" / "crd" / "bases"
+    bases.mkdir(parents=True)
+    for plural in KWOK_CRDS.values():
+        (bases / f"{KWOK_GROUP}_{plural}.yaml").write_text(_crd("CustomResourceDefinition"))
+    crds = read_kwok_crds(tmp_path)
+    assert [crd["kind"] for crd in crds] == ["CustomResourceDefinition"] * len(KWOK_CRDS)
+
+    (bases / f"{KWOK_GROUP}_logs.yaml").write_text(_crd("Stage"))
+    with pytest.raises(StartError, match="not a CustomResourceDefinition"):
+        read_kwok_crds(tmp_path)
