@@ -255,6 +255,9 @@ class ControlPlane:
             f"--service-account-private-key-file={pki.service_account_key}",
             f"--root-ca-file={pki.ca_cert}",
             "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+            # A node that misses heartbeats goes NotReady and its pods lose Ready for good
+            # (no kubelet restores it); on a loaded 2-core machine the default 50 s is tight.
+            "--node-monitor-grace-period=2m",
         )
         scheduler_port = free_port()
         self._launch(
@@ -274,6 +277,9 @@ class ControlPlane:
             f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
             "--cidr=10.244.0.1/16",
             "--node-ip=127.0.0.1",
+            # Heartbeats through node Leases, renewed every 10 s (as a kubelet does), instead
+            # of status updates every 20-45 s that kube-controller-manager may find too late.
+            "--node-lease-duration-seconds=40",
             # The "kubelet" of every node: containerLogs, exec, ... Nodes advertise --node-port.
             f"--server-address=127.0.0.1:{kwok_port}",
             f"--node-port={kwok_port}",

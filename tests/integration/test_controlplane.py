@@ -255,3 +255,22 @@ def test_harness_process_leaves_no_process_behind(tmp_path: Path, stop_signal: i
     if stop_signal != signal.SIGKILL:  # a killed process cannot tidy up; its children still die
         assert not Path(state["workdir"]).exists()
         assert not kubeconfig.exists()
+
+
+def test_fake_nodes_heartbeat_through_leases(api: client.ApiClient) -> None:
+    # Without lease heartbeats kube-controller-manager marks the nodes NotReady now and then,
+    # and the pods on them lose Ready for good (no kubelet restores it).
+    nodes = {node.metadata.name for node in client.CoreV1Api(api).list_node().items}
+    leases = wait_for(
+        lambda: (
+            {
+                lease.metadata.name
+                for lease in client.CoordinationV1Api(api)
+                .list_namespaced_lease("kube-node-lease")
+                .items
+            }
+            >= nodes
+        ),
+        "a lease for every node",
+    )
+    assert leases
