@@ -132,6 +132,21 @@ def rolling_out(workload: Object) -> bool:
     return int(status.get("updatedReplicas", 0)) < int(status.get("replicas", 0))
 
 
+REVISION_LABELS = ("pod-template-hash", "controller-revision-hash")
+
+
+def mixed_revisions(pods: Iterable[Object]) -> bool:
+    """Containers of two pod templates run side by side: a rollout has begun, even if the
+    workload's status does not say so yet."""
+    revisions = {
+        labels.get(REVISION_LABELS[0]) or labels.get(REVISION_LABELS[1])
+        for pod in pods
+        if not pod.get("metadata", {}).get("deletionTimestamp") and not _finished(pod)
+        for labels in [pod.get("metadata", {}).get("labels", {})]
+    }
+    return len(revisions) > 1
+
+
 def synchronized(service: Service, workload: Object | None) -> bool:
     """The containers run the current definition: the workload has seen the latest spec,
     and no container of an older one is left."""
@@ -169,13 +184,14 @@ def state(
     if observed_generation_lags(workload) and previous in TRANSITIONAL:
         return previous  # the workload has not seen the change yet: nothing to tell so far
     wanted = target(service, workload)
-    if counts.running >= wanted and counts.active == wanted and not rolling_out(workload):
+    rolling = rolling_out(workload) or mixed_revisions(observed.pods)
+    if counts.running >= wanted and counts.active == wanted and not rolling:
         return State.RUNNING
     # A transition lasts until every container runs: a redeploy that replaces a container, or
     # a start that waits for one, is not a scale, however the counts look on the way.
     if previous in COMING_UP:
         return State.STARTING
-    if rolling_out(workload) or previous is State.REDEPLOYING:
+    if rolling or previous is State.REDEPLOYING:
         return State.REDEPLOYING
     # Scaling answers a new target; a container lost or crashed at the same target is not one.
     if previous is State.SCALING or (counts.active != wanted and wanted != last_target):
@@ -253,6 +269,11 @@ def compute(service: Service, observed: Observed, previous: Object, now: datetim
     deployed = bool(previous.get("deployed_datetime"))
     current_state = state(service, observed, counts, before, deployed, previous_target(previous))
     wanted = target(service, observed.workload)
+    # A stopped service keeps its target: show it, as Docker Cloud did.
+    every_node = service.spec.deployment_strategy == DeploymentStrategy.EVERY_NODE
+    shown_target = (
+        wanted if service.spec.running or every_node else service.spec.target_num_containers
+    )
     in_sync = synchronized(service, observed.workload)
     generation = service.metadata.generation
     stamp = documented_datetime(now)
@@ -266,7 +287,7 @@ def compute(service: Service, observed: Observed, previous: Object, now: datetim
         "current_num_containers": counts.current,
         "running_num_containers": counts.running,
         "stopped_num_containers": counts.stopped,
-        "running_of_target": f"{counts.running}/{wanted}",
+        "running_of_target": f"{counts.running}/{shown_target}",
         "containers": sorted(
             CONTAINER_URI.format(uid=p["metadata"]["uid"])
             for p in observed.pods

@@ -158,7 +158,7 @@ def test_a_service_goes_through_every_documented_state(
         stopped = _settled(api, namespace, "web", "Stopped")
         assert recorder.states[-2:] == ["Stopping", "Stopped"]
         assert stopped["current_num_containers"] == 0
-        assert stopped["running_of_target"] == "0/0"
+        assert stopped["running_of_target"] == "0/2"
         assert _parse(stopped["stopped_datetime"]) >= started
         assert services.get(api, namespace, "web")["spec"]["target_num_containers"] == 2
 

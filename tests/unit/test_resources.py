@@ -1246,7 +1246,8 @@ def as_stored(obj: Object) -> Object:
             **live["metadata"].get("annotations", {}),
             "deployment.kubernetes.io/revision": "1",
         }
-        spec |= {"progressDeadlineSeconds": 600, "strategy": {"type": "RollingUpdate"}}
+        spec.setdefault("progressDeadlineSeconds", 600)
+        spec.setdefault("strategy", {"type": "RollingUpdate"})
         pod = spec["template"]["spec"]
         pod |= {"restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "schedulerName": "x"}
         for item in pod["containers"]:
@@ -1351,3 +1352,21 @@ def test_a_live_value_derives_from_the_desired_one_only_when_every_set_field_mat
     desired: Object, live: Object, derived: bool
 ) -> None:
     assert derives(desired, live) is derived
+
+
+@pytest.mark.parametrize(
+    ("spec", "one_at_a_time"),
+    [
+        ({"container_ports": [{"protocol": "tcp", "inner_port": 80, "published": True,
+                               "outer_port": 8080}]}, True),
+        ({"container_ports": [{"protocol": "tcp", "inner_port": 80}], "net": "host"}, True),
+        ({"container_ports": [{"protocol": "tcp", "inner_port": 80, "published": True}]}, False),
+        ({}, False),
+    ],
+)  # fmt: skip
+def test_containers_holding_node_ports_are_replaced_one_at_a_time(
+    spec: dict[str, Any], one_at_a_time: bool
+) -> None:
+    deployment = build(service(**spec)).objects[-1]
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
+    assert (deployment["spec"].get("strategy") == strategy) is one_at_a_time

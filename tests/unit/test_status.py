@@ -31,9 +31,11 @@ def service(deleting: bool = False, **spec: Any) -> Service:
 
 def pod(
     name: str, phase: str = "Running", ready: bool = True, crashed: bool = False,
-    deleting: bool = False, host: str = "10.0.0.1",
+    deleting: bool = False, host: str = "10.0.0.1", revision: str = "r1",
 ) -> dict[str, Any]:  # fmt: skip
-    metadata: dict[str, Any] = {"name": name, "uid": f"uid-{name}"}
+    metadata: dict[str, Any] = {
+        "name": name, "uid": f"uid-{name}", "labels": {"pod-template-hash": revision},
+    }  # fmt: skip
     if deleting:
         metadata["deletionTimestamp"] = "2014-10-13T11:01:43Z"
     state = {"terminated": {"exitCode": 1}} if crashed else {"running": {}}
@@ -107,6 +109,9 @@ STATES = [
      State.RUNNING, True, 2, State.REDEPLOYING),
     ("redeploy, replaced one starting", {"target_num_containers": 2}, deployment(2),
      [pod("a"), pod("b", "Pending", False)], State.REDEPLOYING, True, 2, State.REDEPLOYING),
+    ("redeploy seen in the pods before the workload", {"target_num_containers": 2},
+     deployment(2), [*running(2), pod("new", "Pending", False, revision="r2")], State.RUNNING,
+     True, 2, State.REDEPLOYING),
     ("redeployed", {"target_num_containers": 2}, deployment(2), running(2), State.REDEPLOYING,
      True, 2, State.RUNNING),
     ("change not yet seen by the workload", {"target_num_containers": 3},
@@ -253,3 +258,9 @@ def test_unresolved_links_are_a_condition() -> None:
     )
     links = next(c for c in status["conditions"] if c["type"] == "LinksResolved")
     assert links["status"] == "False" and "no service db" in links["message"]
+
+
+def test_a_stopped_service_shows_the_target_it_keeps() -> None:
+    status = compute(service(running=False, target_num_containers=3), Observed(deployment(0)),
+                     {"state": "Stopping", "deployed_datetime": "x"}, NOW)  # fmt: skip
+    assert (status["state"], status["running_of_target"]) == ("Stopped", "0/3")

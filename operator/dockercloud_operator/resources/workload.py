@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dockercloud_operator import names
-from dockercloud_operator.model import Service
+from dockercloud_operator.model import NetworkMode, Service
 from dockercloud_operator.resources.context import Context
 from dockercloud_operator.resources.meta import child_metadata, service_annotations
 from dockercloud_operator.resources.pod import pod_template
@@ -43,6 +43,14 @@ def _claim_templates(service: Service) -> list[Object]:
     return templates
 
 
+def _binds_host_ports(service: Service) -> bool:
+    """Its containers hold ports of the node: published at an outer_port, or on its network."""
+    ports = service.spec.container_ports
+    if service.spec.net == NetworkMode.host:
+        return bool(ports)
+    return any(port.published and port.outer_port for port in ports)
+
+
 def workload(service: Service, context: Context) -> Object:
     """The workload object of the service."""
     kind = workload_kind(service.spec)
@@ -53,6 +61,13 @@ def workload(service: Service, context: Context) -> Object:
     }
     if kind is WorkloadKind.DEPLOYMENT:
         spec = {"replicas": replicas(service), **spec}
+        if _binds_host_ports(service):
+            # A surge container could not get the node's port while the old one holds it:
+            # replace one container at a time instead.
+            spec["strategy"] = {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1},
+            }
     elif kind is WorkloadKind.STATEFUL_SET:
         spec = {
             "replicas": replicas(service),
