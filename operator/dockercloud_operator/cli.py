@@ -9,25 +9,38 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dockercloud_operator import __version__
+from dockercloud_operator.settings import add_run_arguments
 
 
 def _run(args: argparse.Namespace) -> int:
     # Imported here: kopf and the Kubernetes client are heavy, and other commands do not need them.
+    import asyncio
+
     import kopf
 
     from dockercloud_operator import handlers
+    from dockercloud_operator.settings import SettingsError, from_args
 
-    kopf.configure(verbose=args.verbose)
-    if not args.verbose:  # a line for every handled watch event is noise
+    try:
+        settings = from_args(args)
+    except SettingsError as error:
+        print(f"dockercloud-operator run: {error}", file=sys.stderr)
+        return 2
+    kopf.configure(verbose=settings.verbose, log_format=kopf.LogFormat[settings.log_format.upper()])
+    if not settings.verbose:  # a line for every handled watch event is noise
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    namespaces = list(settings.namespaces)
+    memo = kopf.Memo(namespaces=namespaces or None, settings=settings, stop_flag=asyncio.Event())
     kopf.run(
-        clusterwide=not args.namespace,
-        namespaces=args.namespace or (),
-        standalone=True,
+        clusterwide=not namespaces,
+        namespaces=namespaces,
+        standalone=True,  # replicas take turns by a Lease (leader.py), not kopf's peering
         registry=handlers.registry,
-        memo=kopf.Memo(namespaces=args.namespace),
+        memo=memo,
+        stop_flag=memo.stop_flag,
+        liveness_endpoint=settings.liveness_endpoint,
     )
-    return 0
+    return 1 if memo.get("leadership") and memo.leadership.lost else 0
 
 
 def _crd(args: argparse.Namespace) -> int:
@@ -63,14 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", help="run the operator against the cluster of the current kubeconfig"
     )
-    run.add_argument(
-        "-n",
-        "--namespace",
-        action="append",
-        metavar="NAMESPACE",
-        help="watch only this namespace (repeatable; default: all namespaces)",
-    )
-    run.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    add_run_arguments(run)
     run.set_defaults(handler=_run)
 
     crd = commands.add_parser(

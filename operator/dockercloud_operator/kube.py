@@ -10,7 +10,7 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from dockercloud_operator import constants
+from dockercloud_operator import constants, metrics
 
 Object = dict[str, Any]
 
@@ -93,6 +93,7 @@ class Kube:
             auth_settings=["BearerToken"],
         )
         response = self.api.call_api(*params)
+        metrics.api_request(method, url, response.status)
         response.read()
         if not 200 <= response.status <= 299:
             raise ApiException(http_resp=response)

@@ -7,6 +7,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 
+from dockercloud_operator import metrics
+
 logger = logging.getLogger(__name__)
 
 
@@ -42,7 +44,7 @@ class WorkQueue:
             while True:
                 self._again.discard(key)
                 try:
-                    await self._work(key)
+                    await metrics.reconciled(self._work(key))
                 except Retry as reason:
                     logger.info("%s; retrying in %.1fs", reason, delay)
                     await asyncio.sleep(delay)

@@ -11,9 +11,11 @@ from typing import Any
 
 import kopf
 
-from dockercloud_operator import constants, names
+from dockercloud_operator import constants, metrics, names
 from dockercloud_operator.kube import CHILD_KINDS, PLURALS, Kube, new_api_client
+from dockercloud_operator.leader import Leadership
 from dockercloud_operator.reconciler import Reconciler
+from dockercloud_operator.settings import Settings
 
 registry = kopf.OperatorRegistry()
 
@@ -36,11 +38,30 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     reconciler = Reconciler(Kube(new_api_client()), memo.get("namespaces"))
     await reconciler.prime()
     memo.reconciler = reconciler
+    config: Settings = memo.get("settings") or Settings()
+    memo.metrics = (
+        await metrics.serve(config.metrics_port, reconciler) if config.metrics_port else None
+    )
+    memo.leadership = (
+        Leadership(reconciler, config, memo.get("stop_flag")) if config.leader_election else None
+    )
+    if memo.leadership:  # a standby keeps its store warm, and its queue held, until it leads
+        await memo.leadership.start()
 
 
 @kopf.on.cleanup(registry=registry)
 async def stop(memo: kopf.Memo, **_: Any) -> None:
     await memo.reconciler.queue.drain()
+    if memo.get("leadership"):
+        await memo.leadership.stop()  # released once nothing writes any more
+    await metrics.stop(memo.get("metrics"))
+
+
+@kopf.on.probe(id="leader", registry=registry)
+def leader(memo: kopf.Memo, **_: Any) -> str:
+    """In kopf's health report: whether this replica reconciles or stands by."""
+    leadership = memo.get("leadership")
+    return "standby" if leadership and not leadership.is_leader else "leading"
 
 
 @kopf.on.event(constants.GROUP, constants.VERSION, constants.PLURAL, registry=registry)
