@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
 
 from dockercloud_operator import crd
 from testbed import build
@@ -74,12 +75,15 @@ def service_crd(api: client.ApiClient) -> str:
         established = any(
             c.type == "Established" and c.status == "True" for c in status.conditions or []
         )
-        return established and any(
-            r.name == "services"
-            for r in client.CustomObjectsApi(api)
-            .get_api_resources("app.dockercloud.dev", "v1")
-            .resources
-        )
+        if not established:
+            return False
+        try:  # discovery may lag Established a moment
+            listing = client.CustomObjectsApi(api).get_api_resources("app.dockercloud.dev", "v1")
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        return any(r.name == "services" for r in listing.resources)
 
     wait_for(served, "the Service CRD to be served")
     return crd.CRD_NAME

@@ -24,7 +24,12 @@ class OperatorProcess:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "dockercloud_operator", "run"],
-                env={**os.environ, "KUBECONFIG": str(self.kubeconfig)},
+                # No metrics endpoint: several operators may run on this machine at once.
+                env={
+                    **os.environ,
+                    "KUBECONFIG": str(self.kubeconfig),
+                    "DOCKERCLOUD_METRICS_PORT": "0",
+                },
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -68,6 +68,14 @@ def _terminating(error: ApiException) -> bool:
     return any(cause.get("reason") == "NamespaceTerminating" for cause in causes)
 
 
+def error_kind(error: ApiException) -> str | None:
+    """The resource (plural) an API error is about, as the server's Status names it."""
+    try:
+        return str(json.loads(error.body or "{}").get("details", {}).get("kind")) or None
+    except (ValueError, AttributeError):
+        return None
+
+
 class Kube:
     """Thin, synchronous calls (the handlers run them in threads)."""
 

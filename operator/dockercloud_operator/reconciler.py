@@ -16,7 +16,13 @@ from kubernetes.client.exceptions import ApiException
 
 from dockercloud_operator import constants, names
 from dockercloud_operator.actions import Decision, decide
-from dockercloud_operator.kube import CHILD_KINDS, SERVICE_API, Kube, NamespaceTerminating
+from dockercloud_operator.kube import (
+    CHILD_KINDS,
+    SERVICE_API,
+    Kube,
+    NamespaceTerminating,
+    error_kind,
+)
 from dockercloud_operator.model import Service, State
 from dockercloud_operator.resources import Built, build
 from dockercloud_operator.resources.compare import plan
@@ -86,6 +92,8 @@ class Reconciler:
         except ApiException as error:
             if error.status == 409:  # someone wrote first: read their version, then try again
                 raise Retry(f"{error.reason}: {key[0]}/{key[1]} changed meanwhile") from None
+            if error.status == 404 and error_kind(error) == constants.PLURAL:
+                return  # the service itself is gone; its deletion event tidies the store
             raise
 
     async def reconcile(self, key: Key) -> None:
@@ -193,7 +201,9 @@ class Reconciler:
         try:
             await asyncio.to_thread(self.kube.post_event, body, reason, f"{state}: {message}", kind)
         except ApiException as error:  # an Event is news, not state: never worth a retry
-            logger.warning("Could not record the %s event: %s", reason, error.reason)
+            # (a namespace being deleted accepts no new Events: nobody would read them)
+            log = logger.debug if error.status == 403 else logger.warning
+            log("Could not record the %s event: %s", reason, error.reason)
 
 
 def _workload(children: list[Object]) -> Object | None:

@@ -18,7 +18,7 @@ def test_run_logs_in_with_the_kubeconfig_and_stops_on_sigint(
 ) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "dockercloud_operator", "run"],
-        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+        env={**os.environ, "KUBECONFIG": str(kubeconfig), "DOCKERCLOUD_METRICS_PORT": "0"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
