@@ -35,6 +35,7 @@ from dockercloud_operator.workqueue import Retry, WorkQueue
 logger = logging.getLogger(__name__)
 MANAGED = f"{constants.LABEL_MANAGED_BY}={names.OPERATOR}"
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet"}
+CONFIRM_AFTER = 20.0  # seconds: ample for the watches' first listing, even at scale
 Object = dict[str, Any]
 
 
@@ -44,6 +45,7 @@ class Reconciler:
         self.namespaces: list[str | None] = list(namespaces) if namespaces else [None]
         self.store = Store()
         self.queue = WorkQueue(self._reconcile_key)
+        self._confirming: asyncio.Task[None] | None = None
 
     async def prime(self) -> None:
         """Lists the services and their children once, before the first reconcile, so that
@@ -60,23 +62,31 @@ class Reconciler:
                     ) from None
                 raise
             for service in services:
-                self.store.put_service(service)
+                self.store.put_service(service, listed=True)
             for api_version, kind in CHILD_KINDS:
                 children = await asyncio.to_thread(
                     self.kube.list_objects, api_version, kind, namespace, MANAGED
                 )
                 for child in children:
-                    self.store.put_child(child)
+                    self.store.put_child(child, listed=True)
             for pod in await asyncio.to_thread(
                 self.kube.list_objects, "v1", "Pod", namespace, MANAGED
             ):
-                self.store.put_pod(pod)
+                self.store.put_pod(pod, listed=True)
         logger.info(
             "Found %d services and %d children; reconciling.",
             len(self.store.services),
             sum(len(children) for children in self.store.children.values()),
         )
         self.queue.ready.set()
+        self._confirming = asyncio.create_task(self._forget_unconfirmed())
+
+    async def _forget_unconfirmed(self) -> None:
+        """Once the watches have listed everything themselves, objects only the start-up
+        listing saw were deleted in between: forget them, and look at their services again."""
+        await asyncio.sleep(CONFIRM_AFTER)
+        for key in self.store.forget_unconfirmed():
+            self.queue.add(key)
 
     def request(self, key: Key) -> None:
         """Reconcile this service soon, and the services that depend on it."""

@@ -1,8 +1,10 @@
 """The operator's view of the cluster: the Services and their children, as last seen.
 
 Kept up to date from watch events (and a first full listing at start-up, so nothing is
-reconciled against a half-known world). Bodies are stored without managedFields, which are
-most of an object's size and never read here."""
+reconciled against a half-known world). What that listing found is confirmed by the watches'
+own first listing; an object deleted in between is never confirmed, and `forget_unconfirmed`
+drops it. Bodies are stored without managedFields, which are most of an object's size and
+never read here."""
 
 from __future__ import annotations
 
@@ -35,13 +37,41 @@ class Store:
         self.linking: set[Key] = set()  # services that reference others
         self.children: dict[Key, dict[tuple[str, str, str], Object]] = defaultdict(dict)
         self.pods: dict[Key, dict[str, Object]] = defaultdict(dict)
+        self.unconfirmed: set[tuple[str, ...]] = set()  # listed at start, not yet watched
+
+    def _seen(self, identity: tuple[str, ...], listed: bool) -> None:
+        if listed:
+            self.unconfirmed.add(identity)
+        else:
+            self.unconfirmed.discard(identity)
+
+    def forget_unconfirmed(self) -> set[Key]:
+        """Drops what the start-up listing saw and the watches never did (it was deleted in
+        between); returns the services concerned, to be reconciled again."""
+        affected: set[Key] = set()
+        for identity in list(self.unconfirmed):
+            kind, namespace, name = identity[0], identity[-2], identity[-1]
+            if kind == "service":
+                affected.update(self.dependents((namespace, name)))
+                self.remove_service((namespace, name))
+            elif kind == "pod":
+                for owner, pods in list(self.pods.items()):
+                    if owner[0] == namespace and pods.pop(name, None) is not None:
+                        affected.add(owner)
+            else:
+                for owner, children in list(self.children.items()):
+                    if children.pop((identity[1], namespace, name), None) is not None:
+                        affected.add(owner)
+        self.unconfirmed.clear()
+        return {key for key in affected if key in self.services}
 
     # -- services --------------------------------------------------------------------------
 
-    def put_service(self, body: Object) -> Key:
+    def put_service(self, body: Object, listed: bool = False) -> Key:
         body = _trimmed(body)
         key = (body["metadata"]["namespace"], body["metadata"]["name"])
         self.remove_service(key)
+        self._seen(("service", *key), listed)
         self.services[key] = body
         try:
             model = Service.model_validate(body)
@@ -54,6 +84,7 @@ class Store:
         return key
 
     def remove_service(self, key: Key) -> None:
+        self.unconfirmed.discard(("service", *key))
         self.services.pop(key, None)
         self.linking.discard(key)
         model = self.models.pop(key, None)
@@ -80,14 +111,16 @@ class Store:
         service = metadata.get("labels", {}).get(constants.LABEL_SERVICE)
         return (metadata.get("namespace", ""), service) if service else None
 
-    def put_child(self, body: Object) -> Key | None:
+    def put_child(self, body: Object, listed: bool = False) -> Key | None:
         body = _trimmed(body)
         owner = self.owner_of(body)
         if owner is not None:
             self.children[owner][object_key(body)] = body
+            self._seen(("child", *object_key(body)), listed)
         return owner
 
     def remove_child(self, body: Object) -> Key | None:
+        self.unconfirmed.discard(("child", *object_key(body)))
         owner = self.owner_of(body)
         if owner is not None:
             self.children[owner].pop(object_key(body), None)
@@ -100,13 +133,16 @@ class Store:
 
     # -- pods (made by the workloads, watched for the status) ------------------------------
 
-    def put_pod(self, body: Object) -> Key | None:
+    def put_pod(self, body: Object, listed: bool = False) -> Key | None:
         owner = self.owner_of(body)
         if owner is not None:
             self.pods[owner][body["metadata"]["name"]] = _trimmed(body)
+            self._seen(("pod", owner[0], body["metadata"]["name"]), listed)
         return owner
 
     def remove_pod(self, body: Object) -> Key | None:
+        metadata = body.get("metadata", {})
+        self.unconfirmed.discard(("pod", metadata.get("namespace", ""), metadata.get("name", "")))
         owner = self.owner_of(body)
         if owner is not None:
             self.pods[owner].pop(body["metadata"]["name"], None)
