@@ -45,13 +45,18 @@ def path(api_version: str, kind: str, namespace: str | None = None, name: str | 
     return "/".join(parts)
 
 
+API_THREADS = 16  # concurrent API calls: the handlers' thread pool and the connection pool
+
+
 def new_api_client() -> client.ApiClient:
     """In-cluster credentials when running in a pod, else the current kubeconfig."""
     try:
         config.load_incluster_config()
     except config.ConfigException:
         config.load_kube_config()
-    return client.ApiClient()
+    configuration = client.Configuration.get_default_copy()
+    configuration.connection_pool_maxsize = API_THREADS
+    return client.ApiClient(configuration)
 
 
 class NamespaceTerminating(Exception):

@@ -8,7 +8,6 @@ never read here."""
 
 from __future__ import annotations
 
-import copy
 from collections import defaultdict
 from typing import Any
 
@@ -24,9 +23,10 @@ Key = tuple[str, str]  # (namespace, name) of a Service
 
 
 def _trimmed(body: Object) -> Object:
-    body = copy.deepcopy(dict(body))
-    body.get("metadata", {}).pop("managedFields", None)
-    return body
+    """The body without its managedFields. Bodies are never changed in place (each watch
+    event brings new ones), so copying the top and the metadata is enough."""
+    metadata = {k: v for k, v in body.get("metadata", {}).items() if k != "managedFields"}
+    return {**body, "metadata": metadata}
 
 
 class Store:

@@ -7,12 +7,14 @@ so the operator writes nothing but the children (and, later, the status)."""
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
 
 from dockercloud_operator import constants, metrics, names
-from dockercloud_operator.kube import CHILD_KINDS, PLURALS, Kube, new_api_client
+from dockercloud_operator.kube import API_THREADS, CHILD_KINDS, PLURALS, Kube, new_api_client
 from dockercloud_operator.leader import Leadership
 from dockercloud_operator.reconciler import Reconciler
 from dockercloud_operator.settings import Settings
@@ -35,6 +37,10 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     settings.watching.connect_timeout = 30
     # Handler outcomes are not worth an Event each (the operator posts its own).
     settings.posting.enabled = False
+    # API calls run in threads: enough of them to keep many services' writes in flight.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=API_THREADS, thread_name_prefix="api")
+    )
     reconciler = Reconciler(Kube(new_api_client()), memo.get("namespaces"))
     await reconciler.prime()
     memo.reconciler = reconciler
