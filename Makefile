@@ -12,6 +12,7 @@ KIND_CLUSTER ?= dockercloud-operator
 KIND_VERSION ?= v0.30.0
 CACHE ?= $(HOME)/.cache/dockercloud-operator
 PYTEST_ARGS ?=
+CHAOS_ARGS ?=
 
 .PHONY: help
 help: ## list the targets
@@ -36,6 +37,7 @@ testbed: $(STAMP) ## build the local control plane's binaries (cached under ~/.c
 .PHONY: crds
 crds: $(STAMP) ## regenerate crds/service.yaml from the pydantic models
 	$(BIN)/dockercloud-operator crd > crds/service.yaml
+	cp crds/service.yaml manifests/crd/service.yaml  # kustomize reads only below manifests/
 
 # -- checks -------------------------------------------------------------------------------------
 
@@ -48,6 +50,10 @@ lint: $(STAMP) ## ruff and mypy --strict
 .PHONY: test
 test: lint testbed ## everything: lint, unit tests, integration tests on a real control plane
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+.PHONY: chaos
+chaos: testbed ## the fault suite on a control plane of its own (CHAOS_ARGS="--help" for its knobs)
+	env -u KUBECONFIG $(PY) -m chaos.run $(CHAOS_ARGS)
 
 # -- clusters -----------------------------------------------------------------------------------
 
@@ -74,3 +80,12 @@ kind-up: ## for machines with Docker: a kind cluster (.testbed/kind.kubeconfig)
 .PHONY: demo
 demo: testbed ## a cluster (KUBECONFIG or local), the CRD, the operator, the example stack Running
 	@bash testbed/demo.sh
+
+# -- benchmarks ---------------------------------------------------------------------------------
+
+SIZES ?= 100
+
+.PHONY: bench
+bench: testbed ## the operator against direct applies on the local control plane (SIZES="100 1000")
+	@$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install --quiet matplotlib
+	$(PY) -m bench.run --sizes $(SIZES) --out bench/results

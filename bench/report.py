@@ -1,0 +1,107 @@
+"""What the benchmark prints and draws: percentiles, the Markdown table, the PNG plot."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+Result = dict[str, Any]
+
+
+def percentile(values: Sequence[float], fraction: float) -> float | None:
+    """Linear interpolation between closest ranks (as numpy's default); None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * fraction
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def rounded(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _number(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+TABLE_HEADER = (
+    "| services | direct apply (s) | operator (s) | ratio | spec→Deployment p50 / p95 (s) "
+    "| operator writes / reads per service | all requests per service (direct / operator) "
+    "| operator peak RSS (MiB) | operator idle CPU (%) |\n"
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+)
+
+
+def table_row(result: Result) -> str:
+    baseline, operator = result["baseline"], result["operator"]
+    latency = operator["update_latency"]
+    own = operator["api_requests"]["operator_per_service"]
+    everyone = (
+        f"{_number(baseline['api_requests']['all_per_service']['total'])} / "
+        f"{_number(operator['api_requests']['all_per_service']['total'])}"
+    )
+    return (
+        f"| {result['size']} | {_number(baseline['converge_seconds'])} "
+        f"| {_number(operator['converge_seconds'])} | {_number(result['ratio'], 2)} "
+        f"| {_number(latency['p50_seconds'], 2)} / {_number(latency['p95_seconds'], 2)} "
+        f"| {_number(own['writes'])} / {_number(own['reads'])} | {everyone} "
+        f"| {_number(operator['memory']['peak_kib'] / 1024)} "
+        f"| {_number(operator['idle_cpu_percent'], 2)} |"
+    )
+
+
+def markdown(results: Sequence[Result]) -> str:
+    lines = [TABLE_HEADER, *(table_row(result) for result in results)]
+    if results:
+        settings = results[-1]["settings"]
+        lines.append("")
+        lines.append(
+            f"{settings['nodes']} kwok nodes; kube-controller-manager and kube-scheduler at "
+            f"--kube-api-qps={settings['api_qps']} --kube-api-burst={settings['api_burst']}; "
+            f"direct applies on {settings['threads']} threads; latency over "
+            f"{results[-1]['operator']['update_latency']['sample']} spec changes; idle CPU over "
+            f"{settings['idle_seconds']:.0f} s; {settings['host']['cpus']} CPUs shared with "
+            "the whole control plane (and whatever else runs on the machine)."
+        )
+    return "\n".join(lines)
+
+
+def plot(result: Result, path: Path) -> bool:
+    """Services ready over time, direct apply against the operator; False without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    baseline, operator = result["baseline"], result["operator"]
+    series = [
+        ("direct apply: Deployments available", baseline["ready_times"], "-"),
+        ("operator: Deployments available", operator["children_ready_times"], ":"),
+        ("operator: Services Running", operator["ready_times"], "-"),
+    ]
+    figure, axes = plt.subplots(figsize=(8, 4.5), dpi=120)
+    for label, times, style in series:
+        ordered = sorted(times)
+        axes.step(
+            [0.0, *ordered], range(len(ordered) + 1), where="post", label=label, linestyle=style
+        )
+    axes.set_xlabel("seconds since the first apply")
+    axes.set_ylabel("services ready")
+    axes.set_title(
+        f"{result['size']} services: operator {_number(operator['converge_seconds'])} s, "
+        f"direct apply {_number(baseline['converge_seconds'])} s"
+    )
+    axes.set_xlim(left=0)
+    axes.set_ylim(0, result["size"] * 1.03)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return True

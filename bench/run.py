@@ -1,0 +1,664 @@
+"""The operator against direct applies of the same objects, on the local control plane.
+
+    python -m bench.run --sizes 100 1000 --out bench/results      (make bench SIZES="100 1000")
+
+For each size N, on a fresh control plane each time (so neither run inherits the other's
+objects, watches or caches):
+
+1. direct apply (the baseline): the objects `dockercloud-operator render` prints for N simple
+   services (nginx, one container, one unpublished port), server-side applied with the official
+   client from a thread pool, timed until every Deployment is available;
+2. the operator: the CRD, `dockercloud-operator run`, then N Service resources applied, timed
+   until every one reports `status.state: Running`; then its CPU use while idle, and the latency
+   from a `target_num_containers` change to the Deployment's new `spec.replicas`.
+
+It writes `bench-<N>.json`, `bench-<N>.png` (services ready over time) and `summary.json` (every
+`bench-*.json` of the folder) into --out, and prints a Markdown table. API requests come from
+kube-apiserver's metrics; the operator's own from FlowSchemas of its own (see `bench.cluster`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client
+
+from bench.cluster import (
+    Identity,
+    Metrics,
+    Snapshot,
+    Tracker,
+    api_client,
+    apply_all,
+    create_namespace,
+    deployment_available,
+    node_not_ready_events,
+    service_running,
+    split,
+    verb_totals,
+)
+from bench.process import OperatorProcess, profile_summary
+from bench.report import markdown, percentile, plot, rounded
+from dockercloud_operator import constants, crd, names
+from dockercloud_operator.kube import Kube
+from dockercloud_operator.render import render
+from testbed.controlplane import ControlPlane
+
+Object = dict[str, Any]
+Result = dict[str, Any]
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Settings:
+    nodes: int = 10  # kwok nodes, 1,000 pods each
+    api_qps: int = 5000  # kube-controller-manager and kube-scheduler (as kwokctl sets them)
+    api_burst: int = 10000
+    threads: int = 8  # the direct applies' (and the Service resources') thread pool
+    sample: int = 50  # spec changes timed
+    idle_seconds: float = 20.0
+    settle_seconds: float = 2.0  # after convergence, before the idle window
+    timeout: float | None = None  # per phase; default max(120 s, 0.9 s per service)
+    profile: bool = False  # py-spy the operator from its start to convergence
+
+    def phase_timeout(self, size: int) -> float:
+        return self.timeout if self.timeout is not None else max(120.0, 0.9 * size)
+
+
+def say_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+# -- what is applied ----------------------------------------------------------------------------
+
+
+def service_names(size: int) -> list[str]:
+    return [f"svc-{index:05d}" for index in range(size)]
+
+
+def service_manifest(name: str, namespace: str | None = None) -> Object:
+    """A simple service: nginx, one container, one port that is not published."""
+    metadata = {"name": name, **({"namespace": namespace} if namespace else {})}
+    return {
+        "apiVersion": f"{constants.GROUP}/{constants.VERSION}",
+        "kind": constants.KIND,
+        "metadata": metadata,
+        "spec": {"image": "nginx", "container_ports": [{"protocol": "tcp", "inner_port": 80}]},
+    }
+
+
+def rendered(service_list: Sequence[str], namespace: str) -> list[list[Object]]:
+    """What `dockercloud-operator render` prints for the services, grouped by service, in the
+    order it prints them."""
+    text = yaml.safe_dump_all([service_manifest(name) for name in service_list])
+    output, _notes = render(text, namespace)
+    groups: dict[str, list[Object]] = {}
+    for obj in yaml.safe_load_all(output):
+        if obj:
+            groups.setdefault(obj["metadata"]["labels"][constants.LABEL_SERVICE], []).append(obj)
+    return [groups[name] for name in service_list]
+
+
+def install_crd(api: client.ApiClient, timeout: float = 60.0) -> None:
+    """The Service CRD, server-side applied and served."""
+    extensions = client.ApiextensionsV1Api(api)
+    extensions.patch_custom_resource_definition(
+        crd.CRD_NAME,
+        crd.custom_resource_definition(),
+        field_manager="bench",
+        force=True,
+        _content_type="application/apply-patch+yaml",
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        status = extensions.read_custom_resource_definition(crd.CRD_NAME).status
+        conditions = (status.conditions if status else None) or []
+        if any(c.type == "Established" and c.status == "True" for c in conditions):
+            with contextlib.suppress(client.exceptions.ApiException):
+                resources = client.CustomObjectsApi(api).get_api_resources(
+                    constants.GROUP, constants.VERSION
+                )
+                if any(r.name == constants.PLURAL for r in resources.resources):
+                    return
+        if time.monotonic() > deadline:
+            raise TimeoutError("the Service CRD was not served in time")
+        time.sleep(0.2)
+
+
+# -- waiting ------------------------------------------------------------------------------------
+
+
+def wait_for_count(
+    what: str,
+    current: Callable[[], int],
+    total: int,
+    timeout: float,
+    say: Say,
+    check: Callable[[], None] = lambda: None,
+) -> float:
+    """Waits until `current()` reaches `total`, saying how far it got every few seconds;
+    returns the seconds waited."""
+    started = time.monotonic()
+    said_at, said = started, -1
+    while True:
+        check()
+        count, now = current(), time.monotonic()
+        if count >= total:
+            say(f"  {what} {count}/{total} ({now - started:.1f} s)")
+            return now - started
+        if now - started > timeout:
+            raise TimeoutError(f"{what}: only {count}/{total} after {timeout:.0f} s")
+        if now - said_at >= 2.0 and (count != said or now - said_at >= 10.0):
+            say(f"  {what} {count}/{total} ({now - started:.1f} s)")
+            said_at, said = now, count
+        time.sleep(0.1)
+
+
+def sleep_checking(seconds: float, check: Callable[[], None]) -> None:
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        check()
+        time.sleep(min(0.5, left))
+
+
+def relative(times: dict[str, float], origin: float) -> list[float]:
+    return sorted(round(moment - origin, 3) for moment in times.values())
+
+
+def distribution(values: Sequence[float]) -> dict[str, float | None]:
+    return {
+        "p50_seconds": rounded(percentile(values, 0.5)),
+        "p95_seconds": rounded(percentile(values, 0.95)),
+        "max_seconds": rounded(max(values) if values else None),
+    }
+
+
+def per_service(counts: dict[str, int], size: int) -> dict[str, float]:
+    return {key: round(value / size, 2) for key, value in counts.items()}
+
+
+def request_counts(delta: Snapshot, size: int, top: int = 15) -> Result:
+    """All components' requests of a window, in total and per service, and the busiest
+    (verb, resource) pairs."""
+    totals = verb_totals(delta.by_verb)
+    return {
+        "all_components": totals,
+        "all_per_service": per_service(
+            {
+                "writes": totals["writes"],
+                "reads": totals["reads"],
+                "total": totals["writes"] + totals["reads"],
+            },
+            size,
+        ),
+        "top_resources": {key: int(count) for key, count in delta.by_resource.most_common(top)},
+        "server_mean_seconds": delta.mean_seconds(),
+        "server_busiest": delta.busiest(top),
+    }
+
+
+def own_counts(identity: Identity, delta: Snapshot, size: int) -> Result:
+    by_class = {name: count for name, count in identity.requests(delta.by_flow).items() if count}
+    totals = split(identity.requests(delta.by_flow))
+    return {
+        "by_class": by_class,
+        **totals,
+        "per_service": per_service(
+            {**totals, "total": totals["writes"] + totals["reads"], **by_class}, size
+        ),
+    }
+
+
+# -- the baseline -------------------------------------------------------------------------------
+
+
+def plane(settings: Settings, say: Say) -> ControlPlane:
+    return ControlPlane(
+        node_count=settings.nodes, api_qps=settings.api_qps, api_burst=settings.api_burst, say=say
+    )
+
+
+def baseline_phase(size: int, settings: Settings, say: Say, workdir: Path) -> Result:
+    timeout = settings.phase_timeout(size)
+    service_list = service_names(size)
+    with plane(settings, say) as cluster:
+        admin = api_client(cluster.kubeconfig)
+        metrics = Metrics(cluster.kubeconfig, workdir)
+        identity = Identity.create(admin, cluster.kubeconfig, "bench-direct", workdir)
+        namespace = create_namespace(admin, f"bench-direct-{uuid.uuid4().hex[:6]}")
+        groups = rendered(service_list, namespace)
+        kube = Kube(api_client(identity.kubeconfig), field_manager="bench-direct")
+        say(f"direct apply: {sum(map(len, groups))} objects of {size} services into {namespace}")
+        with Tracker(admin, "apps", "v1", "deployments", namespace, deployment_available) as ready:
+            before = metrics.scrape()
+            origin = time.monotonic()
+            apply_seconds = apply_all(kube, groups, settings.threads, timeout)
+            say(f"  applied in {apply_seconds:.1f} s")
+            wait_for_count("available", lambda: ready.count, size, timeout, say)
+            after = metrics.scrape()
+            times = relative(ready.ready_at, origin)
+        bed = {"node_not_ready": node_not_ready_events(admin)}
+    return {
+        "namespace": namespace,
+        "objects": sum(map(len, groups)),
+        "apply_seconds": round(apply_seconds, 3),
+        "converge_seconds": times[-1],
+        "ready": len(times),
+        "ready_times": times,
+        **{f"ready_{key}": value for key, value in distribution(times).items()},
+        "api_requests": {
+            "window": "first apply to every Deployment available",
+            **request_counts(after - before, size),
+            "client": own_counts(identity, after - before, size),
+        },
+        "testbed": bed,
+    }
+
+
+# -- the operator -------------------------------------------------------------------------------
+
+
+class ReplicaChanges:
+    """Times from a spec change to the Deployment's new spec.replicas (fed by a Tracker)."""
+
+    def __init__(self) -> None:
+        self.expected: dict[str, tuple[int, float]] = {}  # workload -> (replicas, sent at)
+        self.latency: dict[str, float] = {}
+        self.changed = threading.Condition()
+
+    def expect(self, workload: str, replicas: int, sent_at: float) -> None:
+        with self.changed:
+            self.expected[workload] = (replicas, sent_at)
+
+    def seen(self, deployment: Object, now: float) -> None:
+        name = deployment["metadata"]["name"]
+        with self.changed:
+            wanted = self.expected.get(name)
+            if wanted and deployment.get("spec", {}).get("replicas") == wanted[0]:
+                self.latency[name] = now - wanted[1]
+                del self.expected[name]
+                self.changed.notify_all()
+
+    def wait(self, workload: str, timeout: float) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: workload in self.latency, timeout)
+
+
+def sample_of(service_list: Sequence[str], count: int) -> list[str]:
+    """`count` services spread evenly over the list."""
+    count = min(count, len(service_list))
+    return [service_list[index * len(service_list) // count] for index in range(count)]
+
+
+def time_spec_changes(
+    api: client.ApiClient,
+    namespace: str,
+    sample: Sequence[str],
+    changes: ReplicaChanges,
+    timeout: float,
+    say: Say,
+    check: Callable[[], None],
+) -> tuple[list[float], int]:
+    """One change at a time (target_num_containers 1 -> 2), each awaited: latencies, misses."""
+    custom = client.CustomObjectsApi(api)
+    deadline = time.monotonic() + timeout
+    missed = 0
+    for number, service in enumerate(sample, start=1):
+        check()
+        workload = names.workload(service)
+        changes.expect(workload, 2, time.monotonic())
+        custom.patch_namespaced_custom_object(
+            constants.GROUP, constants.VERSION, namespace, constants.PLURAL, service,
+            {"spec": {"target_num_containers": 2}},
+            _content_type="application/merge-patch+json",
+        )  # fmt: skip
+        if not changes.wait(workload, min(30.0, max(0.0, deadline - time.monotonic()))):
+            missed += 1
+        if number % 10 == 0 or number == len(sample):
+            say(f"  spec changes {number}/{len(sample)} ({missed} not seen within 30 s)")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"spec changes: {number}/{len(sample)} after {timeout:.0f} s")
+        time.sleep(0.05)
+    return [
+        changes.latency[names.workload(s)] for s in sample if names.workload(s) in changes.latency
+    ], missed
+
+
+def operator_phase(size: int, settings: Settings, say: Say, workdir: Path, out: Path) -> Result:
+    timeout = settings.phase_timeout(size)
+    service_list = service_names(size)
+    with plane(settings, say) as cluster, contextlib.ExitStack() as stack:
+        admin = api_client(cluster.kubeconfig)
+        metrics = Metrics(cluster.kubeconfig, workdir)
+        install_crd(admin)
+        identity = Identity.create(admin, cluster.kubeconfig, "dockercloud-operator", workdir)
+        namespace = create_namespace(admin, f"bench-operator-{uuid.uuid4().hex[:6]}")
+        operator = OperatorProcess(identity.kubeconfig, out / f"operator-{size}.log")
+        stack.callback(operator.stop)
+        changes = ReplicaChanges()
+        running = stack.enter_context(
+            Tracker(admin, constants.GROUP, constants.VERSION, constants.PLURAL, namespace,
+                    service_running)
+        )  # fmt: skip
+        available = stack.enter_context(
+            Tracker(admin, "apps", "v1", "deployments", namespace, deployment_available,
+                    seen=changes.seen)
+        )  # fmt: skip
+
+        start = metrics.scrape()
+        code = source()
+        startup_seconds = operator.start(timeout=60.0)
+        memory_started = operator.memory_kib()
+        say(f"operator: started (pid {operator.pid}) in {startup_seconds:.1f} s; "
+            f"{size} Service resources into {namespace}")  # fmt: skip
+        if settings.profile:
+            operator.start_profiler(out / f"operator-{size}.pyspy.txt")
+        kube = Kube(admin, field_manager="bench")
+        cpu_before = operator.cpu_seconds()
+        origin = time.monotonic()
+        apply_seconds = apply_all(
+            kube,
+            [[service_manifest(s, namespace)] for s in service_list],
+            settings.threads,
+            timeout,
+        )
+        say(f"  applied in {apply_seconds:.1f} s")
+        wait_for_count("running", lambda: running.count, size, timeout, say, operator.check_alive)
+        converged = metrics.scrape()
+        converge_cpu = operator.cpu_seconds() - cpu_before
+        said_converged = operator.own_metrics()
+        memory_converged = operator.memory_kib()
+        times = relative(running.ready_at, origin)
+        children_times = relative(available.ready_at, origin)
+        lags = [
+            running.ready_at[s] - available.ready_at[names.workload(s)]
+            for s in service_list
+            if s in running.ready_at and names.workload(s) in available.ready_at
+        ]
+        profile = None
+        if settings.profile and operator.profile is not None:
+            operator.stop_profiler()
+            profile = {"file": operator.profile.name, **profile_summary(operator.profile)}
+
+        say(f"  idle: {settings.idle_seconds:.0f} s of the operator's CPU over {size} services")
+        sleep_checking(settings.settle_seconds, operator.check_alive)
+        idle_start, idle_cpu_start, idle_wall_start = (
+            metrics.scrape(),
+            operator.cpu_seconds(),
+            time.monotonic(),
+        )
+        sleep_checking(settings.idle_seconds, operator.check_alive)
+        idle_cpu = operator.cpu_seconds() - idle_cpu_start
+        idle_wall = time.monotonic() - idle_wall_start
+        idle_end = metrics.scrape()
+
+        sample = sample_of(service_list, settings.sample)
+        latencies, missed = time_spec_changes(
+            admin, namespace, sample, changes, timeout, say, operator.check_alive
+        )
+        end = metrics.scrape()
+        memory_end = operator.memory_kib()
+        said_end = operator.own_metrics()
+        operator.check_alive()
+        exit_code = operator.stop()
+        log = operator.log_summary()
+        bed = {"node_not_ready": node_not_ready_events(admin)}
+
+    run_delta = converged - start
+    return {
+        "namespace": namespace,
+        "source": code,
+        "startup_seconds": round(startup_seconds, 3),
+        "apply_seconds": round(apply_seconds, 3),
+        "converge_seconds": times[-1],
+        "ready": len(times),
+        "ready_times": times,
+        **{f"ready_{key}": value for key, value in distribution(times).items()},
+        "children_ready_times": children_times,
+        "status_lag": {
+            "about": "Running reported minus the Deployment seen available, per service",
+            **distribution(lags),
+        },
+        "converge_cpu_seconds": round(converge_cpu, 2),
+        "memory": {
+            "started_kib": memory_started["rss_kib"],
+            "converged_kib": memory_converged["rss_kib"],
+            "end_kib": memory_end["rss_kib"],
+            "peak_kib": memory_end["peak_kib"],
+            "per_service_kib": round(
+                (memory_converged["rss_kib"] - memory_started["rss_kib"]) / size, 1
+            ),
+        },
+        "idle_cpu_percent": round(100 * idle_cpu / idle_wall, 3),
+        "idle_seconds": round(idle_wall, 1),
+        "update_latency": {
+            "about": "target_num_containers 1 -> 2 patched, until the Deployment's spec.replicas "
+            "is 2 (seen by a watch), one change at a time",
+            "sample": len(sample),
+            "observed": len(latencies),
+            "missed": missed,
+            **distribution(latencies),
+            "values": [round(value, 4) for value in latencies],
+        },
+        "api_requests": {
+            "window": "operator start to every service Running",
+            **request_counts(run_delta, size),
+            "operator": own_counts(identity, run_delta, size),
+            "operator_per_service": own_counts(identity, run_delta, size)["per_service"],
+            "idle": {
+                "operator": own_counts(identity, idle_end - idle_start, size)["by_class"],
+                "all_components": verb_totals((idle_end - idle_start).by_verb),
+            },
+            "spec_changes": {
+                "operator": own_counts(identity, end - idle_end, size)["by_class"],
+                "operator_per_change": {
+                    key: round(count / max(1, len(sample)), 2)
+                    for key, count in own_counts(identity, end - idle_end, size)["by_class"].items()
+                },
+            },
+        },
+        "own_metrics": {
+            "about": "the operator's /metrics (if it serves them), at convergence and at the end",
+            "converged": said_converged,
+            "end": said_end,
+            "reconciles_per_service": round(sum(said_converged["reconciles"].values()) / size, 2)
+            if said_converged
+            else None,
+        },
+        "log": {"file": operator.log.name, "exit_code": exit_code, **log},
+        "testbed": bed,
+        "profile": profile,
+    }
+
+
+# -- the whole run ------------------------------------------------------------------------------
+
+
+def source() -> Result:
+    """The commit measured, and the operator's files that differ from it (the operator runs
+    the working tree as it is when it starts)."""
+    repo = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *args], cwd=repo, capture_output=True, text=True, timeout=10, check=True
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    return {
+        "commit": git("rev-parse", "--short", "HEAD") or None,
+        "operator_modified": git("status", "--porcelain", "--", "operator").splitlines(),
+    }
+
+
+def host() -> Result:
+    load = os.getloadavg()
+    return {
+        "cpus": os.cpu_count(),
+        "load_average": [round(value, 2) for value in load],
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+
+
+def bench_size(
+    size: int, out: Path, settings: Settings = Settings(), say: Say = say_stderr
+) -> Result:
+    """Both runs at one size; writes bench-<size>.json (and .png), returns the result."""
+    if size < 1:
+        raise ValueError(f"size must be positive, not {size}")
+    out.mkdir(parents=True, exist_ok=True)
+    say(f"== {size} services ==")
+    with tempfile.TemporaryDirectory(prefix="dockercloud-bench-") as folder:
+        started = datetime.datetime.now(datetime.UTC)
+        baseline = baseline_phase(size, settings, say, Path(folder))
+        operator = operator_phase(size, settings, say, Path(folder), out)
+    result: Result = {
+        "size": size,
+        "started": started.isoformat(timespec="seconds"),
+        "settings": {
+            **asdict(settings),
+            "phase_timeout": settings.phase_timeout(size),
+            "apiserver": "the test bed's defaults (max in-flight 400/200, APF on); every "
+            "component and both clients are in APF's exempt priority level",
+            "host": host(),
+            "source": operator["source"],
+        },
+        "ratio": round(operator["converge_seconds"] / baseline["converge_seconds"], 3),
+        "baseline": baseline,
+        "operator": operator,
+    }
+    result["warnings"] = [
+        f"{phase}: nodes went NotReady {result[phase]['testbed']['node_not_ready']} times; "
+        "pods may have been marked not ready, so its figures are suspect"
+        for phase in ("baseline", "operator")
+        if result[phase]["testbed"]["node_not_ready"]
+    ]
+    for warning in result["warnings"]:
+        say(f"WARNING: {warning}")
+    png = out / f"bench-{size}.png"
+    result["plot"] = png.name if plot(result, png) else None
+    (out / f"bench-{size}.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def summarize(out: Path) -> Result:
+    """summary.json: the headline figures of every bench-<size>.json in the folder."""
+    results = []
+    for path in out.glob("bench-*.json"):
+        with contextlib.suppress(ValueError, KeyError):
+            results.append(json.loads(path.read_text()))
+    results.sort(key=lambda result: int(result["size"]))
+    summary: Result = {
+        "runs": [
+            {
+                "size": r["size"],
+                "started": r["started"],
+                "baseline_seconds": r["baseline"]["converge_seconds"],
+                "operator_seconds": r["operator"]["converge_seconds"],
+                "ratio": r["ratio"],
+                "update_latency_p50_seconds": r["operator"]["update_latency"]["p50_seconds"],
+                "update_latency_p95_seconds": r["operator"]["update_latency"]["p95_seconds"],
+                "operator_requests_per_service": {
+                    key: r["operator"]["api_requests"]["operator_per_service"][key]
+                    for key in ("writes", "reads", "total")
+                },
+                "all_requests_per_service": {
+                    "baseline": r["baseline"]["api_requests"]["all_per_service"],
+                    "operator": r["operator"]["api_requests"]["all_per_service"],
+                },
+                "operator_peak_rss_kib": r["operator"]["memory"]["peak_kib"],
+                "operator_idle_cpu_percent": r["operator"]["idle_cpu_percent"],
+                "settings": r["settings"],
+                "file": f"bench-{r['size']}.json",
+            }
+            for r in results
+        ],
+        "table": markdown(results),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def run(
+    sizes: Sequence[int], out: Path, settings: Settings = Settings(), say: Say = say_stderr
+) -> Result:
+    """The benchmark at each size, then summary.json; returns the summary."""
+    for size in sizes:
+        bench_size(size, out, settings, say)
+    return summarize(out)
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C, so the operator and the control plane are stopped."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    defaults = Settings()
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100], metavar="N")
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    parser.add_argument("--nodes", type=int, default=defaults.nodes)
+    parser.add_argument("--api-qps", type=int, default=defaults.api_qps)
+    parser.add_argument("--api-burst", type=int, default=defaults.api_burst)
+    parser.add_argument("--threads", type=int, default=defaults.threads)
+    parser.add_argument("--sample", type=int, default=defaults.sample,
+                        help="spec changes to time (default %(default)s)")  # fmt: skip
+    parser.add_argument("--idle-seconds", type=float, default=defaults.idle_seconds)
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds per phase (default: max(120, 0.9 per service))")  # fmt: skip
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy the operator until convergence"
+    )
+    args = parser.parse_args(argv)
+    settings = Settings(
+        nodes=args.nodes, api_qps=args.api_qps, api_burst=args.api_burst, threads=args.threads,
+        sample=args.sample, idle_seconds=args.idle_seconds, timeout=args.timeout,
+        profile=args.profile,
+    )  # fmt: skip
+    try:
+        with _sigterm_raises():
+            summary = run(args.sizes, args.out, settings)
+    except KeyboardInterrupt:
+        say_stderr("interrupted; the operator and the control plane are stopped")
+        return 130
+    print(summary["table"])
+    print(f"\n(results in {args.out}/: bench-<size>.json, bench-<size>.png, summary.json)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

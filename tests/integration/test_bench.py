@@ -1,0 +1,69 @@
+"""The benchmark harness (`make bench`) works: a small run, on control planes of its own (not the
+session's), writes well-formed results. Its timings are reported, not asserted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.run import Settings, run
+
+SIZE = 20
+SAMPLE = 5
+
+
+def positive(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
+def test_a_small_benchmark_run_writes_well_formed_results(tmp_path: Path) -> None:
+    lines: list[str] = []
+    settings = Settings(nodes=3, sample=SAMPLE, idle_seconds=2.0, settle_seconds=0.5, timeout=90)
+
+    summary = run([SIZE], tmp_path, settings, say=lines.append)
+
+    result = json.loads((tmp_path / f"bench-{SIZE}.json").read_text())
+    baseline, operator = result["baseline"], result["operator"]
+    assert result["size"] == SIZE
+    assert result["warnings"] == [], result["warnings"]
+    for phase in (baseline, operator):
+        assert phase["ready"] == SIZE
+        assert len(phase["ready_times"]) == SIZE
+        assert phase["ready_times"] == sorted(phase["ready_times"])
+        assert all(positive(t) for t in phase["ready_times"])
+        assert positive(phase["converge_seconds"])
+        assert phase["converge_seconds"] == phase["ready_times"][-1]
+        assert positive(phase["apply_seconds"])
+        assert positive(phase["api_requests"]["all_per_service"]["total"])
+        assert phase["testbed"]["node_not_ready"] == 0
+    assert positive(result["ratio"])
+    assert baseline["objects"] == 2 * SIZE  # a Kubernetes Service and a Deployment each
+    # The direct client makes exactly one request per object: the FlowSchemas count it.
+    assert baseline["api_requests"]["client"]["by_class"] == {"patch": 2 * SIZE}
+
+    assert len(operator["children_ready_times"]) == SIZE
+    own = operator["api_requests"]["operator"]
+    assert own["by_class"]["patch"] >= 2 * SIZE  # at least its children, applied once each
+    assert own["by_class"]["status-patch"] >= SIZE  # and a Running status each
+    assert positive(own["writes"]) and positive(own["reads"])
+    latency = operator["update_latency"]
+    assert latency["sample"] == SAMPLE
+    assert latency["observed"] + latency["missed"] == SAMPLE
+    assert latency["observed"] == SAMPLE
+    assert positive(latency["p50_seconds"]) and positive(latency["p95_seconds"])
+    assert latency["p50_seconds"] <= latency["p95_seconds"]
+    memory = operator["memory"]
+    assert positive(memory["peak_kib"]) and memory["peak_kib"] >= memory["converged_kib"]
+    assert operator["idle_cpu_percent"] >= 0
+    assert operator["log"]["exit_code"] == 0
+    assert operator["log"]["tracebacks"] == 0
+    assert (tmp_path / operator["log"]["file"]).exists()
+    if result["plot"] is not None:  # matplotlib is optional (make bench installs it)
+        assert (tmp_path / result["plot"]).read_bytes().startswith(b"\x89PNG")
+
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert saved == summary
+    assert [entry["size"] for entry in summary["runs"]] == [SIZE]
+    assert summary["table"].splitlines()[2].startswith(f"| {SIZE} |")
+    assert any(f"running {SIZE}/{SIZE}" in line for line in lines)
