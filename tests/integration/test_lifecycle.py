@@ -26,29 +26,39 @@ class StateRecorder:
     def __init__(self, api: client.ApiClient, namespace: str, name: str) -> None:
         self.states: list[str] = []
         self.deleted = False
+        self._stopped = threading.Event()
         self._watch = watch.Watch()
         self._thread = threading.Thread(target=self._run, args=(api, namespace, name), daemon=True)
         self._thread.start()
 
     def _run(self, api: client.ApiClient, namespace: str, name: str) -> None:
-        stream = self._watch.stream(
-            client.CustomObjectsApi(api).list_namespaced_custom_object,
-            GROUP, VERSION, namespace, PLURAL,
-            field_selector=f"metadata.name={name}", timeout_seconds=300,
-        )  # fmt: skip
-        for event in stream:
-            if event["type"] == "DELETED":
-                self.deleted = True
-                return
-            state = event["object"].get("status", {}).get("state")
-            if state and (not self.states or self.states[-1] != state):
-                self.states.append(state)
+        version: str | None = None
+        while not self._stopped.is_set():
+            try:
+                stream = self._watch.stream(
+                    client.CustomObjectsApi(api).list_namespaced_custom_object,
+                    GROUP, VERSION, namespace, PLURAL,
+                    field_selector=f"metadata.name={name}", timeout_seconds=300,
+                    **({"resource_version": version} if version else {}),
+                )  # fmt: skip
+                for event in stream:
+                    version = event["object"]["metadata"]["resourceVersion"]
+                    if event["type"] == "DELETED":
+                        self.deleted = True
+                        return
+                    state = event["object"].get("status", {}).get("state")
+                    if state and (not self.states or self.states[-1] != state):
+                        self.states.append(state)
+            except Exception:  # a dropped stream: resume from the last version seen
+                time.sleep(0.2)
 
     def stop(self) -> None:
+        self._stopped.set()
         self._watch.stop()
 
-    def reached(self, state: str) -> bool:
-        return bool(self.states) and self.states[-1] == state
+    def saw(self, *states: str) -> bool:
+        """The last states recorded are these, in this order."""
+        return self.states[-len(states) :] == list(states)
 
 
 def _status(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
@@ -113,7 +123,8 @@ def test_a_service_goes_through_every_documented_state(
         # start: Starting -> Running, with the counts and timestamps of a running service.
         services.patch_spec(api, namespace, "web", running=True)
         running = _settled(api, namespace, "web", "Running")
-        assert recorder.states[:3] == ["Not running", "Starting", "Running"]
+        wait_for(lambda: recorder.states[:3] == ["Not running", "Starting", "Running"],
+                 "the start's states", timeout=10)  # fmt: skip
         assert (running["current_num_containers"], running["running_num_containers"]) == (2, 2)
         assert running["stopped_num_containers"] == 0
         assert running["synchronized"] is True
@@ -132,7 +143,11 @@ def test_a_service_goes_through_every_documented_state(
         assert _settled(api, namespace, "web", "Running")["running_num_containers"] == 4
         services.patch_spec(api, namespace, "web", target_num_containers=1)
         assert _settled(api, namespace, "web", "Running")["running_num_containers"] == 1
-        assert recorder.states[2:] == ["Running", "Scaling", "Running", "Scaling", "Running"]
+        wait_for(
+            lambda: recorder.states[2:] == ["Running", "Scaling", "Running", "Scaling", "Running"],
+            "the scales' states",
+            timeout=10,
+        )
 
         # A container fails: Partly running, and it counts as stopped.
         services.patch_spec(api, namespace, "web", target_num_containers=2)
@@ -147,7 +162,7 @@ def test_a_service_goes_through_every_documented_state(
         # redeploy: every container replaced (the crashed one too) -> Running.
         services.patch_spec(api, namespace, "web", redeploy={"token": "1"})
         redeployed = _settled(api, namespace, "web", "Running")
-        assert "Redeploying" in recorder.states
+        wait_for(lambda: "Redeploying" in recorder.states, "Redeploying", timeout=10)
         assert redeployed["running_num_containers"] == 2
         assert pod.metadata.uid not in str(redeployed["containers"])
         assert _parse(redeployed["deployed_datetime"]) >= started
@@ -156,7 +171,7 @@ def test_a_service_goes_through_every_documented_state(
         # stop: Stopping -> Stopped, keeping the target.
         services.patch_spec(api, namespace, "web", running=False)
         stopped = _settled(api, namespace, "web", "Stopped")
-        assert recorder.states[-2:] == ["Stopping", "Stopped"]
+        wait_for(lambda: recorder.saw("Stopping", "Stopped"), "the stop's states", timeout=10)
         assert stopped["current_num_containers"] == 0
         assert stopped["running_of_target"] == "0/2"
         assert _parse(stopped["stopped_datetime"]) >= started
