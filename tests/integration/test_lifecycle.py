@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client, watch
+from kubernetes.client.exceptions import ApiException
 
 from dockercloud_operator.constants import GROUP, PLURAL, VERSION
 from dockercloud_operator.status import DATETIME_FORMAT
@@ -49,6 +51,10 @@ class StateRecorder:
                     state = event["object"].get("status", {}).get("state")
                     if state and (not self.states or self.states[-1] != state):
                         self.states.append(state)
+            except ApiException as error:
+                if error.status == 410:  # too old to resume from: list afresh
+                    version = None
+                time.sleep(0.2)
             except Exception:  # a dropped stream: resume from the last version seen
                 time.sleep(0.2)
 
@@ -56,9 +62,12 @@ class StateRecorder:
         self._stopped.set()
         self._watch.stop()
 
-    def saw(self, *states: str) -> bool:
-        """The last states recorded are these, in this order."""
-        return self.states[-len(states) :] == list(states)
+    def expect(self, check: Callable[[list[str]], bool], what: str) -> None:
+        """Waits until the recorded states pass `check`; fails showing them if they do not."""
+        try:
+            wait_for(lambda: check(self.states), what, timeout=15)
+        except AssertionError:
+            raise AssertionError(f"{what}: the states seen were {self.states}") from None
 
 
 def _status(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
@@ -123,8 +132,7 @@ def test_a_service_goes_through_every_documented_state(
         # start: Starting -> Running, with the counts and timestamps of a running service.
         services.patch_spec(api, namespace, "web", running=True)
         running = _settled(api, namespace, "web", "Running")
-        wait_for(lambda: recorder.states[:3] == ["Not running", "Starting", "Running"],
-                 "the start's states", timeout=10)  # fmt: skip
+        recorder.expect(lambda seen: seen[:3] == ["Not running", "Starting", "Running"], "start")
         assert (running["current_num_containers"], running["running_num_containers"]) == (2, 2)
         assert running["stopped_num_containers"] == 0
         assert running["synchronized"] is True
@@ -143,10 +151,9 @@ def test_a_service_goes_through_every_documented_state(
         assert _settled(api, namespace, "web", "Running")["running_num_containers"] == 4
         services.patch_spec(api, namespace, "web", target_num_containers=1)
         assert _settled(api, namespace, "web", "Running")["running_num_containers"] == 1
-        wait_for(
-            lambda: recorder.states[2:] == ["Running", "Scaling", "Running", "Scaling", "Running"],
-            "the scales' states",
-            timeout=10,
+        recorder.expect(
+            lambda seen: seen[2:] == ["Running", "Scaling", "Running", "Scaling", "Running"],
+            "scale up and down",
         )
 
         # A container fails: Partly running, and it counts as stopped.
@@ -162,16 +169,17 @@ def test_a_service_goes_through_every_documented_state(
         # redeploy: every container replaced (the crashed one too) -> Running.
         services.patch_spec(api, namespace, "web", redeploy={"token": "1"})
         redeployed = _settled(api, namespace, "web", "Running")
-        wait_for(lambda: "Redeploying" in recorder.states, "Redeploying", timeout=10)
+        recorder.expect(lambda seen: "Redeploying" in seen, "redeploy")
         assert redeployed["running_num_containers"] == 2
         assert pod.metadata.uid not in str(redeployed["containers"])
         assert _parse(redeployed["deployed_datetime"]) >= started
         assert _parse(redeployed["started_datetime"]) == started  # a redeploy is no start
 
         # stop: Stopping -> Stopped, keeping the target.
+        mark = len(recorder.states)
         services.patch_spec(api, namespace, "web", running=False)
         stopped = _settled(api, namespace, "web", "Stopped")
-        wait_for(lambda: recorder.saw("Stopping", "Stopped"), "the stop's states", timeout=10)
+        recorder.expect(lambda seen: seen[mark:][-2:] == ["Stopping", "Stopped"], "stop")
         assert stopped["current_num_containers"] == 0
         assert stopped["running_of_target"] == "0/2"
         assert _parse(stopped["stopped_datetime"]) >= started
