@@ -22,6 +22,21 @@ Object = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name) of a Service
 
 
+def _version(body: Object | None) -> int | None:
+    try:
+        return int((body or {}).get("metadata", {}).get("resourceVersion", ""))
+    except ValueError:
+        return None
+
+
+def _older(incoming: Object, stored: Object | None) -> bool:
+    """The incoming body is older than the stored one. A write's response and the watch event
+    of a later write race each other: the older must not overwrite the newer. (Resource
+    versions are opaque strings; the API server's are etcd revisions, compared as such.)"""
+    new, old = _version(incoming), _version(stored)
+    return new is not None and old is not None and new < old
+
+
 def _trimmed(body: Object) -> Object:
     """The body without its managedFields. Bodies are never changed in place (each watch
     event brings new ones), so copying the top and the metadata is enough."""
@@ -70,6 +85,8 @@ class Store:
     def put_service(self, body: Object, listed: bool = False) -> Key:
         body = _trimmed(body)
         key = (body["metadata"]["namespace"], body["metadata"]["name"])
+        if _older(body, self.services.get(key)):
+            return key
         self.remove_service(key)
         self._seen(("service", *key), listed)
         self.services[key] = body
@@ -114,7 +131,7 @@ class Store:
     def put_child(self, body: Object, listed: bool = False) -> Key | None:
         body = _trimmed(body)
         owner = self.owner_of(body)
-        if owner is not None:
+        if owner is not None and not _older(body, self.children[owner].get(object_key(body))):
             self.children[owner][object_key(body)] = body
             self._seen(("child", *object_key(body)), listed)
         return owner
@@ -135,9 +152,10 @@ class Store:
 
     def put_pod(self, body: Object, listed: bool = False) -> Key | None:
         owner = self.owner_of(body)
-        if owner is not None:
-            self.pods[owner][body["metadata"]["name"]] = _trimmed(body)
-            self._seen(("pod", owner[0], body["metadata"]["name"]), listed)
+        name = body["metadata"]["name"]
+        if owner is not None and not _older(body, self.pods[owner].get(name)):
+            self.pods[owner][name] = _trimmed(body)
+            self._seen(("pod", owner[0], name), listed)
         return owner
 
     def remove_pod(self, body: Object) -> Key | None:

@@ -100,3 +100,23 @@ def test_what_only_the_start_up_listing_saw_is_forgotten() -> None:
     assert [c["kind"] for c in store.children_of(("ns", "web"))] == ["Service"]
     assert [p["metadata"]["name"] for p in store.pods_of(("ns", "web"))] == ["web-1"]
     assert store.forget_unconfirmed() == set()
+
+
+def test_an_older_body_never_overwrites_a_newer_one() -> None:
+    store = Store()
+
+    def versioned(obj: dict[str, Any], version: str) -> dict[str, Any]:
+        return {**obj, "metadata": {**obj["metadata"], "resourceVersion": version}}
+
+    deployment = child("Deployment", "web", "web")
+    store.put_child(versioned(deployment, "12"))  # the watch saw a later write first
+    store.put_child(versioned(deployment, "10"))  # then the response to our own arrived
+    assert store.children_of(("ns", "web"))[0]["metadata"]["resourceVersion"] == "12"
+
+    store.put_service(versioned(body("web", "u1"), "7"))
+    store.put_service(versioned(body("web", "u1", running=False), "5"))
+    assert store.models[("ns", "web")].spec.running is True
+
+    store.put_pod(versioned(child("Pod", "web-1", "web"), "30"))
+    store.put_pod(versioned(child("Pod", "web-1", "web"), "29"))
+    assert store.pods_of(("ns", "web"))[0]["metadata"]["resourceVersion"] == "30"
