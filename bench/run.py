@@ -25,14 +25,13 @@ import datetime
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -59,7 +58,7 @@ from bench.report import markdown, percentile, plot, rounded
 from dockercloud_operator import constants, crd, names
 from dockercloud_operator.kube import Kube
 from dockercloud_operator.render import render
-from testbed.controlplane import ControlPlane
+from testbed.controlplane import ControlPlane, signals_raise
 
 Object = dict[str, Any]
 Result = dict[str, Any]
@@ -608,20 +607,6 @@ def run(
     return summarize(out)
 
 
-@contextlib.contextmanager
-def _sigterm_raises() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C, so the operator and the control plane are stopped."""
-
-    def handler(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     defaults = Settings()
     parser = argparse.ArgumentParser(
@@ -650,7 +635,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         profile=args.profile,
     )  # fmt: skip
     try:
-        with _sigterm_raises():
+        with signals_raise():
             summary = run(args.sizes, args.out, settings)
     except KeyboardInterrupt:
         say_stderr("interrupted; the operator and the control plane are stopped")

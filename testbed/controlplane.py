@@ -673,7 +673,7 @@ def _write_kubeconfig(path: Path, server: str, pki: Pki) -> None:
 
 
 @contextlib.contextmanager
-def _signals_raise() -> Iterator[None]:
+def signals_raise() -> Iterator[None]:
     """Turns SIGTERM into SystemExit so `finally` blocks (and so the stop) run."""
 
     def handler(signum: int, frame: object) -> None:
@@ -692,7 +692,7 @@ def _say(line: str) -> None:
 
 def up(kubeconfig: Path, ready_file: Path | None = None) -> None:
     """Runs the control plane in the foreground until interrupted."""
-    with _signals_raise(), contextlib.ExitStack() as stack:
+    with signals_raise(), contextlib.ExitStack() as stack:
         # Files outside the temporary folder go too, whichever way this ends.
         stack.callback(kubeconfig.unlink, missing_ok=True)
         if ready_file is not None:

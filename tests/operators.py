@@ -30,17 +30,17 @@ def _die_with_parent() -> None:  # in the child, between fork and exec
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-class Operator:
+class Operator(OperatorProcess):
+    """An operator with flags and environment of its own (and none inherited)."""
+
     def __init__(
         self, kubeconfig: Path, log: Path, *args: str, env: dict[str, str] | None = None
     ) -> None:
-        self.kubeconfig = kubeconfig
-        self.log = log
+        super().__init__(kubeconfig, log)
         self.args = args
         self.env = env or {}
-        self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, ready: str, timeout: float = 60) -> Operator:
+    def start(self, ready: str, timeout: float = 60) -> Operator:  # type: ignore[override]
         """Starts it, and waits until its log says `ready`."""
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
@@ -61,10 +61,7 @@ class Operator:
 
     @property
     def exited(self) -> bool:
-        return self.process is not None and self.process.poll() is not None
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
+        return self._exited()
 
     def identity(self) -> str:
         """Its Lease holder identity, as its log tells it."""
@@ -77,19 +74,6 @@ class Operator:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
-
-    def stop(self) -> int:
-        """Stops it as Ctrl-C would; returns its exit code."""
-        process = self.process
-        assert process is not None
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        return process.returncode
 
 
 @contextlib.contextmanager
