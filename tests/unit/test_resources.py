@@ -94,6 +94,7 @@ def minimal_pod(name: str = "web", **extra: Any) -> Object:
     return {
         "containers": [{"name": name, "image": IMAGE}],
         "enableServiceLinks": False,
+        "serviceAccountName": "default",
         "automountServiceAccountToken": False,
         "topologySpreadConstraints": [EMPTIEST_NODE_SPREAD],
         **extra,
@@ -163,6 +164,7 @@ def test_every_node_becomes_a_daemonset() -> None:
                     "spec": {
                         "containers": [{"name": "agent", "image": IMAGE}],
                         "enableServiceLinks": False,
+                        "serviceAccountName": "default",
                         "automountServiceAccountToken": False,
                     },
                 },
@@ -242,6 +244,7 @@ def test_container_path_volumes_become_claim_templates_of_a_parallel_stateful_se
                         }
                     ],
                     "enableServiceLinks": False,
+                    "serviceAccountName": "default",
                     "automountServiceAccountToken": False,
                     "topologySpreadConstraints": [EMPTIEST_NODE_SPREAD],
                     "volumes": [
@@ -328,6 +331,7 @@ def test_a_stopped_every_node_service_selects_no_node() -> None:
     assert pod_spec(agent) == {
         "containers": [{"name": "agent", "image": IMAGE}],
         "enableServiceLinks": False,
+        "serviceAccountName": "default",
         "automountServiceAccountToken": False,
         "nodeSelector": {"app.dockercloud.dev/stopped": "true"},
     }

@@ -267,7 +267,11 @@ def pod_template(service: Service, context: Context) -> Object:
     if Role.global_ in spec.roles:
         pod["serviceAccountName"] = names.service_account(service.name)
     else:
-        pod["automountServiceAccountToken"] = False  # least privilege: no API token
+        # Least privilege: no API token. The account is named even so: left out, a template
+        # that once named the service's own account would keep it through the deprecated
+        # `serviceAccount` field, after that account is gone.
+        pod["serviceAccountName"] = "default"
+        pod["automountServiceAccountToken"] = False
     if spec.net == NetworkMode.host:
         pod["hostNetwork"] = True
         pod["dnsPolicy"] = "ClusterFirstWithHostNet"
