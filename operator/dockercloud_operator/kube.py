@@ -93,7 +93,7 @@ class Kube:
         method: str,
         url: str,
         *,
-        body: Object | None = None,
+        body: Object | bytes | None = None,
         query: list[tuple[str, str]] | None = None,
         content_type: str = "application/json",
     ) -> Any:
@@ -117,9 +117,13 @@ class Kube:
         metadata = obj["metadata"]
         url = path(obj["apiVersion"], obj["kind"], metadata.get("namespace"), metadata["name"])
         query = [("fieldManager", self.field_manager), ("force", "true")]
+        # Serialised here, as UTF-8: the client's json.dumps would escape a character outside
+        # the Basic Multilingual Plane (an emoji) as a surrogate pair, which the API server's
+        # YAML decoder refuses. JSON is YAML, so the body is sent as it is.
+        body = json.dumps(obj, ensure_ascii=False).encode()
         try:
             applied: Object = self.request(
-                "PATCH", url, body=obj, query=query, content_type="application/apply-patch+yaml"
+                "PATCH", url, body=body, query=query, content_type="application/apply-patch+yaml"
             )
         except ApiException as error:
             if _terminating(error):

@@ -327,3 +327,16 @@ def test_a_restarted_operator_writes_nothing_over_existing_services(
     ]
     assert after == before
     assert writes == []
+
+
+def test_text_outside_the_basic_multilingual_plane_reaches_the_containers(
+    api: client.ApiClient, namespace: str
+) -> None:
+    services.create(
+        api, namespace, "web", image="nginx", nickname="web 🚀",
+        container_envvars=[{"key": "GREETING", "value": "héllo 👋"}],
+    )  # fmt: skip
+    deployment = wait_for(lambda: _deployment(api, namespace, "web"), "the Deployment")
+    env = {e.name: e.value for e in deployment.spec.template.spec.containers[0].env}
+    assert env["GREETING"] == "héllo 👋"
+    assert deployment.metadata.annotations["app.dockercloud.dev/nickname"] == "web 🚀"
