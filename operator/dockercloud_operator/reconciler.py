@@ -88,10 +88,18 @@ class Reconciler:
         for key in self.store.forget_unconfirmed():
             self.queue.add(key)
 
-    def request(self, key: Key) -> None:
-        """Reconcile this service soon, and the services that depend on it."""
+    def service_seen(self, body: Object) -> None:
+        """A service was created or changed: reconcile it, and the services that use it."""
+        key = self.store.put_service(body)
         self.queue.add(key)
         for dependent in self.store.dependents(key):
+            self.queue.add(dependent)
+
+    def service_gone(self, key: Key) -> None:
+        """A service is gone: the services that used it lose their links to it."""
+        dependents = self.store.dependents(key)
+        self.store.remove_service(key)
+        for dependent in dependents:
             self.queue.add(dependent)
 
     async def _reconcile_key(self, key: Hashable) -> None:

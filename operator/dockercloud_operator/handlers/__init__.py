@@ -72,16 +72,10 @@ def leader(memo: kopf.Memo, **_: Any) -> str:
 
 @kopf.on.event(constants.GROUP, constants.VERSION, constants.PLURAL, registry=registry)
 async def service_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    store = memo.reconciler.store
-    key = (body["metadata"]["namespace"], body["metadata"]["name"])
     if event["type"] == "DELETED":
-        dependents = store.dependents(key)
-        store.remove_service(key)
-        for dependent in dependents:
-            memo.reconciler.queue.add(dependent)
+        memo.reconciler.service_gone((body["metadata"]["namespace"], body["metadata"]["name"]))
     else:
-        store.put_service(dict(body))
-        memo.reconciler.request(key)
+        memo.reconciler.service_seen(dict(body))
 
 
 def _watch_children(api_version: str, kind: str) -> None:
