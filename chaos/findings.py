@@ -1,9 +1,11 @@
 """What the fault suite found, each as the smallest service that shows it: a regression check
 (`scenarios.known_findings`) that fails until the operator handles it.
 
-A finding is a spec the API server accepts, then, optionally, merge patches of it made once
-the service is Running. Each must end Running with exactly its children, and the operator
-must log no traceback about it."""
+A finding is a spec the API server accepted when it was found, then, optionally, merge patches
+of it made once the service is Running. A finding the operator handles must end Running with
+exactly its children, and the operator must log no traceback about it. A finding closed by a
+rule of the schema (`refused_at`) must instead be refused up front: the API server refuses the
+create naming that field and saying `says`, and the model refuses the spec too."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ class Finding:
     what: str  # what went wrong when it was found
     spec: Object
     then: list[Object] = field(default_factory=list)  # patches, each once it is Running
+    refused_at: str = ""  # the field a schema rule now refuses it at; "" when it must reconcile
+    says: str = ""  # words of that rule's message
 
 
 FINDINGS = [
@@ -45,6 +49,8 @@ FINDINGS = [
         "extra_hosts with upper-case letters in the hostname: the CRD allows it, a pod's "
         "hostAliases hostnames must be lower-case RFC 1123 names (422). Never reconciled.",
         {"image": "nginx", "extra_hosts": ["DB.example.com:10.0.0.1"]},
+        refused_at="spec.extra_hosts[0]",
+        says="lowercase DNS name",
     ),
     Finding(
         "numeric-port-name",
@@ -55,6 +61,8 @@ FINDINGS = [
             "image": "nginx",
             "container_ports": [{"protocol": "tcp", "inner_port": 80, "port_name": "80"}],
         },
+        refused_at="spec.container_ports[0].port_name",
+        says="IANA service name",
     ),
     Finding(
         "duplicate-port-name",
@@ -67,6 +75,8 @@ FINDINGS = [
                 {"protocol": "tcp", "inner_port": 8080, "port_name": "web"},
             ],
         },
+        refused_at="spec.container_ports",
+        says="cannot share a name",
     ),
     Finding(
         "huge-target",
@@ -87,6 +97,8 @@ FINDINGS = [
         "A numeric user (or group) above 2147483647: the CRD's pattern allows any digits, a "
         "pod's runAsUser/runAsGroup must be at most 2147483647 (422). Never reconciled.",
         {"image": "nginx", "user": "99999999999"},
+        refused_at="spec.user",
+        says="at most 2147483647",
     ),
     Finding(
         "duplicate-mount",
@@ -100,23 +112,31 @@ FINDINGS = [
                 {"host_path": "/srv/b", "container_path": "/data"},
             ],
         },
+        refused_at="spec.bindings",
+        says="cannot share a container_path",
     ),
     Finding(
         "host-path-backsteps",
         "A host_path with a '..' element: the CRD allows any absolute path, a hostPath volume "
         "'must not contain ..' (422). Never reconciled.",
         {"image": "nginx", "bindings": [{"host_path": "/srv/../etc", "container_path": "/d"}]},
+        refused_at="spec.bindings[0].host_path",
+        says="'..'",
     ),
     Finding(
         "dns-search-limit",
         "More than 32 dns_search domains: the CRD allows 256, a pod's dnsConfig.searches at "
         "most 32 (and 2048 characters) (422). Never reconciled.",
         {"image": "nginx", "dns_search": [f"d{i}.example.com" for i in range(40)]},
+        refused_at="spec.dns_search",
+        says="must have at most 32 items",
     ),
     Finding(
         "labels-too-big",
         "labels of more than 256 KiB in all: the CRD allows 256 values of 4096 characters, a "
         "pod template's annotations at most 262144 bytes (422). Never reconciled.",
         {"image": "nginx", "labels": {f"k{i}": "x" * 4000 for i in range(70)}},
+        refused_at="spec.labels",
+        says="250 KiB",
     ),
 ]

@@ -34,7 +34,7 @@ from chaos.cluster import (
     namespace_exists,
     patch_spec,
 )
-from chaos.findings import FINDINGS
+from chaos.findings import FINDINGS, Finding
 from chaos.report import ScenarioResult
 from chaos.specs import FuzzCase, fuzz_case, mutation, rollout_spec
 from dockercloud_operator.model import Service
@@ -1033,8 +1033,10 @@ def known_findings(
     timeout: float = 90.0,
     step_timeout: float = 30.0,
 ) -> None:
-    """Each of `chaos.findings.FINDINGS`: created (then patched, each patch once it is
-    Running); it must end Running with exactly its children, and no traceback about it."""
+    """Each of `chaos.findings.FINDINGS`: one a schema rule closes must be refused up front,
+    naming its field, by the API server and the model alike; any other is created (then
+    patched, each patch once it is Running), and must end Running with exactly its children,
+    and no traceback about it."""
     namespace = "findings"
     ensure_namespace(bed.client, namespace)
     offset = bed.op.size()
@@ -1043,8 +1045,11 @@ def known_findings(
         create = functools.partial(
             create_service, bed.client, namespace, finding.name, finding.spec
         )
-        retrying(create, "create")
-    pending = {f.name: list(f.then) for f in FINDINGS if f.then}
+        if not finding.refused_at:
+            retrying(create, "create")
+        elif why := _not_refused(finding, namespace, create):
+            result.fail(f"finding {finding.name}", finding.what, why)
+    pending = {f.name: list(f.then) for f in FINDINGS if f.then and not f.refused_at}
     deadline = time.monotonic() + step_timeout * max([len(f.then) for f in FINDINGS] + [0])
     while pending and time.monotonic() < deadline:
         for name in list(pending):
@@ -1072,6 +1077,27 @@ def known_findings(
             result.fail(f"finding {finding.name}", finding.what, evidence)
     result.rounds = len(FINDINGS)
     result.rounds_survived = len(FINDINGS) - len({f.check for f in result.failures})
+
+
+def _not_refused(finding: Finding, namespace: str, create: Callable[[], Object]) -> str:
+    """Why a finding that a schema rule closes was not refused as it must be, or ""."""
+    try:
+        retrying(create, "create")
+    except ApiException as error:
+        message = _message(error)
+        if not (error.status == 422 and finding.refused_at in message and finding.says in message):
+            return (
+                f"refused, but not at {finding.refused_at} saying {finding.says!r}: "
+                f"HTTP {error.status}: {message}"
+            )
+    else:
+        return f"the API server accepted it; it must refuse it at {finding.refused_at}"
+    try:
+        Service.model_validate({"metadata": {"name": finding.name, "namespace": namespace},
+                                "spec": finding.spec})  # fmt: skip
+    except ValidationError:
+        return ""
+    return "the API server refuses it, but the model (offline validation, render) accepts it"
 
 
 def _expected_state(service: Service) -> frozenset[str]:

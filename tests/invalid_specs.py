@@ -209,6 +209,91 @@ INVALID_SPECS = [
         {"container_ports": [_port(port_name="a-very-long-port-name")]},
         "spec.container_ports[0].port_name",
     ),
+    Invalid(
+        "port-name-without-letter",
+        {"container_ports": [_port(port_name="80")]},
+        "spec.container_ports[0].port_name",
+        "IANA service name",
+    ),
+    Invalid(
+        "port-name-double-dash",
+        {"container_ports": [_port(port_name="a--b")]},
+        "spec.container_ports[0].port_name",
+        "IANA service name",
+    ),
+    Invalid(
+        "port-name-shared",
+        {"container_ports": [_port(port_name="web"), _port(inner_port=8080, port_name="web")]},
+        "spec.container_ports",
+        "cannot share a name",
+    ),
+    Invalid(
+        "port-name-shares-an-unnamed-ports-name",
+        {"container_ports": [_port(), _port(inner_port=81, port_name="tcp-80")]},
+        "spec.container_ports",
+        "cannot share a name",
+    ),
+    Invalid("user-uid-too-big", {"user": "99999999999"}, "spec.user", "at most 2147483647"),
+    Invalid("user-gid-too-big", {"user": "1000:2147483648"}, "spec.user", "at most 2147483647"),
+    Invalid(
+        "binding-container-path-shared",
+        {
+            "bindings": [
+                _binding(host_path="/srv/a", container_path="/data"),
+                _binding(container_path="/data"),
+            ]
+        },
+        "spec.bindings",
+        "cannot share a container_path",
+    ),
+    Invalid(
+        "bindings-too-many",
+        {"bindings": [_binding(container_path=f"/data/{i}") for i in range(65)]},
+        "spec.bindings",
+        "must have at most 64 items",
+    ),
+    Invalid(
+        "binding-host-path-backsteps",
+        {"bindings": [_binding(host_path="/srv/../etc", container_path="/etc")]},
+        "spec.bindings[0].host_path",
+        "'..'",
+    ),
+    Invalid(
+        "extra-host-uppercase",
+        {"extra_hosts": ["DB.example.com:10.0.0.1"]},
+        "spec.extra_hosts[0]",
+        "lowercase DNS name",
+    ),
+    Invalid(
+        "extra-host-name-too-long",
+        {"extra_hosts": ["h" * 254 + ":10.0.0.1"]},
+        "spec.extra_hosts[0]",
+        "at most 253 characters",
+    ),
+    Invalid(
+        "dns-search-too-many",
+        {"dns_search": [f"d{i}.example.com" for i in range(33)]},
+        "spec.dns_search",
+        "must have at most 32 items",
+    ),
+    Invalid(
+        "dns-search-too-long",
+        {"dns_search": [f"{i}." + "d" * 250 for i in range(9)]},
+        "spec.dns_search",
+        "2048 characters",
+    ),
+    Invalid(
+        "labels-too-big",
+        {"labels": {f"k{i}": "x" * 4000 for i in range(70)}},
+        "spec.labels",
+        "250 KiB",
+    ),
+    Invalid(  # few characters, many bytes: the limit is in UTF-8 bytes
+        "labels-too-big-in-bytes",
+        {"labels": {f"k{i}": "\u00e9" * 4000 for i in range(33)}},
+        "spec.labels",
+        "250 KiB",
+    ),
     Invalid("redeploy-token-empty", {"redeploy": {"token": ""}}, "spec.redeploy.token"),
     Invalid("label-key-empty", {"labels": {"": "x"}}, "spec.labels"),
     Invalid("label-key-with-space", {"labels": {"a b": "x"}}, "spec.labels", "[dns.prefix/]name"),
@@ -238,3 +323,35 @@ INVALID_SPECS = [
         server_only=True,
     ),
 ]
+
+# Specs at the very limits of the rules above: both the API server and the model accept them.
+AT_THE_LIMITS: dict[str, dict[str, Any]] = {
+    "port-names": {
+        "container_ports": [
+            _port(port_name="a-1-b-2-c-3-d-4"),  # 15 characters
+            _port(inner_port=81, port_name="9a"),
+            _port(inner_port=82),  # tcp-82
+            _port(inner_port=82, protocol="udp"),  # udp-82
+        ]
+    },
+    "user-ids": {"user": "2147483647:0002147483647"},
+    "user-names": {"user": "www-data:99999999999x"},
+    "bindings": {
+        "bindings": [
+            _binding(host_path="/srv/..a/b..", container_path="/data"),
+            _binding(container_path="/data/"),
+            _binding(volumes_from=URI),
+            _binding(volumes_from="db"),
+        ]
+    },
+    "extra-hosts": {"extra_hosts": ["h" * 253 + ":10.0.0.1", "db.example-1.com:fe80::1"]},
+    "dns-search": {  # 32 names, 2048 characters joined by spaces
+        "dns_search": [f"{i:02}." + "d" * 58 for i in range(31)] + ["e" * 62 + "." + "e" * 63]
+    },
+    "labels": {  # 256000 bytes of keys and values
+        "labels": {
+            **{f"k{i:02}": "\u00e9" * 2000 for i in range(63)},
+            "k63": "x" * (256000 - 63 * (3 + 4000) - 3),
+        }
+    },
+}

@@ -86,7 +86,8 @@ def _pattern_as_rule(node: dict[str, Any], says: str) -> dict[str, Any]:
     if "'" in pattern:
         raise ValueError(f"pattern {pattern!r} cannot be a raw CEL string")
     rule = cel(f"self.matches(r'{pattern}')", says)
-    node["x-kubernetes-validations"] = [*node.get("x-kubernetes-validations", []), rule]
+    # The grammar first: the value's own rules (a range, a length) read as its refinements.
+    node["x-kubernetes-validations"] = [rule, *node.get("x-kubernetes-validations", [])]
     return node
 
 

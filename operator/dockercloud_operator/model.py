@@ -10,10 +10,13 @@ input before the operator sees it; the same rules are checked here for offline u
 from __future__ import annotations
 
 import ipaddress
+import re
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -47,7 +50,11 @@ CPUSET = r"^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$"
 MAC_ADDRESS = r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$"
 DEVICE = r"^/[^:]+(:/[^:]+)?(:[rwm]{1,3})?$"
 USER = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$"
-EXTRA_HOST = rf"^{_DOMAIN}:[0-9A-Fa-f.:]+$"
+# hostAliases hostnames are lower-case DNS names (RFC 1123 subdomains).
+EXTRA_HOST = rf"^{_LABEL}(\.{_LABEL})*:[0-9A-Fa-f.:]+$"
+# A container port name is an IANA service name: '-'-separated runs of lower-case letters and
+# digits (so no leading, trailing or double '-'), one run holding a letter at least.
+IANA_SERVICE_NAME = r"^([a-z0-9]+-)*[a-z0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 # Kubernetes annotation keys: an optional DNS prefix and a name of at most 63 characters.
 LABEL_KEY = rf"^({_LABEL}(\.{_LABEL})*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{{0,61}}[A-Za-z0-9])?$"
 # A service's name names its Kubernetes Services (DNS-1035 labels) and, with a suffix, its
@@ -58,14 +65,47 @@ SERVICE_NAME_MAX = 52
 MAX_LIST = 256  # bounds every list, so the API server can budget the cost of CEL rules
 MAX_STRING = 4096
 MAX_INT32 = 2**31 - 1
+# Fewer bindings than other lists: the rule that their container paths are unique compares
+# every pair of paths (up to MAX_STRING long), which must fit the API server's cost budget.
+MAX_BINDINGS = 64
+# A pod's DNS search list: at most 32 domains and 2048 characters joined by spaces.
+MAX_DNS_SEARCH, MAX_DNS_SEARCH_CHARS = 32, 2048
+# labels become the pod template's annotations, which may hold 256 KiB (keys and values, UTF-8
+# bytes) in all; the operator adds a few of its own (the redeploy token), so labels get less.
+MAX_LABELS_BYTES = 250 * 1024
 
 # The CRD turns a pattern with words (`SAYS`) into a CEL rule whose message is those words, so
 # the API server says what is allowed instead of quoting a regular expression.
 SAYS = "x-dockercloud-says"
 
 
-def _says(words: str) -> Any:
-    return Field(json_schema_extra={SAYS: words})
+def cel(rule: str, message: str, **extra: str) -> dict[str, str]:
+    """One `x-kubernetes-validations` entry."""
+    return {"rule": rule, "message": message, **extra}
+
+
+def kubernetes(**extensions: Any) -> dict[str, Any]:
+    """Schema extensions for the CRD, spelled the Kubernetes way (`x-kubernetes-*`)."""
+    return {f"x-kubernetes-{key.replace('_', '-')}": value for key, value in extensions.items()}
+
+
+def _says(words: str, *rules: dict[str, str]) -> Any:
+    """The words for a pattern's mismatch, and any CEL `rules` the value must pass too."""
+    extra: dict[str, Any] = {SAYS: words}
+    if rules:
+        extra |= kubernetes(validations=list(rules))
+    return Field(json_schema_extra=extra)
+
+
+def _checked(check: Callable[[str], bool], message: str) -> AfterValidator:
+    """The offline side of a CEL rule on a string: `message` when `check` fails."""
+
+    def validate(value: str) -> str:
+        if not check(value):
+            raise ValueError(message)
+        return value
+
+    return AfterValidator(validate)
 
 
 Str = Annotated[str, StringConstraints(max_length=MAX_STRING)]
@@ -129,8 +169,11 @@ TagName = Annotated[
 ]
 PortName = Annotated[
     str,
-    StringConstraints(pattern=DNS_LABEL, max_length=15),
-    _says("must be lowercase letters, digits and '-', at most 15 characters"),
+    StringConstraints(pattern=IANA_SERVICE_NAME, max_length=15),
+    _says(
+        "must be an IANA service name: at most 15 lowercase letters, digits and '-', with a "
+        "letter at least, starting and ending with a letter or digit, without '--'"
+    ),
 ]
 Capability = Annotated[
     str,
@@ -154,26 +197,51 @@ Device = Annotated[
         "must be host_path[:container_path][:permissions]: absolute paths, permissions of r, w, m"
     ),
 ]
+_ID_RANGE = (
+    "a numeric uid or gid must be at most 2147483647, the most a pod's runAsUser or runAsGroup "
+    "takes"
+)
 User = Annotated[
     str,
     StringConstraints(pattern=USER, max_length=253),
-    _says("must be a user name or uid, optionally followed by :group or :gid"),
+    _says(
+        "must be a user name or uid, optionally followed by :group or :gid",
+        # Without int(), which would overflow: at most 9 digits after leading zeros, or 10
+        # that compare (as text) at most 2147483647.
+        cel(
+            "self.split(':').all(n, !n.matches('^[0-9]+$') || n.matches('^0*[0-9]{1,9}$') || "
+            "(n.matches('^0*[0-9]{10}$') && n.substring(size(n) - 10) <= '2147483647'))",
+            _ID_RANGE,
+        ),
+    ),
+    _checked(
+        lambda user: all(
+            not re.fullmatch("[0-9]+", n) or int(n) <= MAX_INT32 for n in user.split(":")
+        ),
+        _ID_RANGE,
+    ),
 ]
+_HOSTNAME_LENGTH = "the hostname of an extra_hosts entry must be at most 253 characters"
 ExtraHost = Annotated[
     str,
     StringConstraints(pattern=EXTRA_HOST, max_length=300),
-    _says("must be hostname:IP"),
+    _says(
+        "must be hostname:IP, the hostname a lowercase DNS name (lowercase letters, digits, "
+        "'-' and '.')",
+        cel("self.indexOf(':') <= 253", _HOSTNAME_LENGTH),
+    ),
+    _checked(lambda entry: len(entry.partition(":")[0]) <= 253, _HOSTNAME_LENGTH),
 ]
-
-
-def cel(rule: str, message: str, **extra: str) -> dict[str, str]:
-    """One `x-kubernetes-validations` entry."""
-    return {"rule": rule, "message": message, **extra}
-
-
-def kubernetes(**extensions: Any) -> dict[str, Any]:
-    """Schema extensions for the CRD, spelled the Kubernetes way (`x-kubernetes-*`)."""
-    return {f"x-kubernetes-{key.replace('_', '-')}": value for key, value in extensions.items()}
+_BACKSTEPS = "must not contain a '..' element: a host path cannot step back"
+HostPath = Annotated[
+    str,
+    StringConstraints(pattern=ABSOLUTE_PATH, max_length=MAX_STRING),
+    _says(
+        "must be an absolute path (starting with /)",
+        cel(r"!self.matches(r'(^|/)\.\.(/|$)')", _BACKSTEPS),
+    ),
+    _checked(lambda path: ".." not in path.split("/"), _BACKSTEPS),
+]
 
 
 class _Model(BaseModel):
@@ -280,6 +348,12 @@ class ContainerPort(_Model):
         "Non-published ports can only be accessed via links.",
     )
 
+    @property
+    def kubernetes_name(self) -> str:
+        """The name of the container's and the Kubernetes Services' port: Kubernetes needs one,
+        so an unnamed port is `<protocol>-<inner_port>` (`tcp-80`)."""
+        return self.port_name or f"{self.protocol}-{self.inner_port}"
+
     @model_validator(mode="after")
     def _outer_port_needs_published(self) -> ContainerPort:
         if self.outer_port is not None and not self.published:
@@ -335,7 +409,9 @@ class Binding(_Model):
         )
     )
 
-    host_path: AbsolutePath | None = Field(None, description="The host path of the volume.")
+    host_path: HostPath | None = Field(
+        None, description="The host path of the volume (without '..' elements)."
+    )
     container_path: AbsolutePath | None = Field(
         None,
         description="The container path where the volume is mounted "
@@ -393,6 +469,24 @@ def _list(description: str, *keys: str, max_items: int = MAX_LIST, **extra: Any)
     )
 
 
+PORT_NAMES_UNIQUE = (
+    "two ports cannot share a name: a Kubernetes Service's port names are unique (a port "
+    "without a port_name is named <protocol>-<inner_port>, e.g. tcp-80)"
+)
+CONTAINER_PATHS_UNIQUE = (
+    "two bindings cannot share a container_path: a container mounts one volume at a path"
+)
+DNS_SEARCH_CHARS = (
+    f"dns_search may hold at most {MAX_DNS_SEARCH_CHARS} characters in all (joined by "
+    "spaces), as a pod's DNS search list"
+)
+LABELS_SIZE = (
+    f"labels may hold at most {MAX_LABELS_BYTES // 1024} KiB in all (keys and values, UTF-8 "
+    "bytes): they become the pod's annotations, which Kubernetes caps at 256 KiB, and the "
+    "operator adds its own"
+)
+
+
 class ServiceSpec(_Model):
     """The writable attributes of a Docker Cloud service."""
 
@@ -426,6 +520,26 @@ class ServiceSpec(_Model):
                     "q.protocol == p.protocol))",
                     "two published ports cannot share an outer_port and protocol",
                     fieldPath=".container_ports",
+                ),
+                # A named port p clashes with a named q of the same name, or with an unnamed
+                # q named like it (<protocol>-<inner_port>). Parsing p's name, rather than
+                # spelling q's with string(), keeps the rule within the server's cost budget.
+                cel(
+                    "!has(self.container_ports) || self.container_ports.all(p, "
+                    "!has(p.port_name) || self.container_ports.exists_one(q, "
+                    "has(q.port_name) ? q.port_name == p.port_name : "
+                    "(p.port_name.matches('^(tcp|udp)-[1-9][0-9]*$') && "
+                    "p.port_name.startsWith(q.protocol) && "
+                    "int(p.port_name.substring(4)) == q.inner_port)))",
+                    PORT_NAMES_UNIQUE,
+                    fieldPath=".container_ports",
+                ),
+                cel(
+                    "!has(self.bindings) || self.bindings.all(b, !has(b.container_path) || "
+                    "self.bindings.exists_one(c, "
+                    "has(c.container_path) && c.container_path == b.container_path))",
+                    CONTAINER_PATHS_UNIQUE,
+                    fieldPath=".bindings",
                 ),
             ]
         )
@@ -481,7 +595,10 @@ class ServiceSpec(_Model):
         "key",
     )
     linked_to_service: list[Link] = _list("The services this service is linked to.", "to_service")
-    bindings: list[Binding] = _list("The volume bindings the service mounts.")
+    bindings: list[Binding] = _list(
+        f"The volume bindings the service mounts (at most {MAX_BINDINGS}).",
+        max_items=MAX_BINDINGS,
+    )
     autorestart: Autorestart = Field(
         Autorestart.OFF,
         description="Whether the containers should be restarted if they stop "
@@ -547,7 +664,12 @@ class ServiceSpec(_Model):
         validations=[cel("self.all(s, isIP(s))", "dns entries must be IP addresses")],
         max_items=2,
     )
-    dns_search: list[DnsSubdomain] = _list("Custom DNS search domains of the containers.")
+    dns_search: list[DnsSubdomain] = _list(
+        f"Custom DNS search domains of the containers; at most {MAX_DNS_SEARCH}, of "
+        f"{MAX_DNS_SEARCH_CHARS} characters in all, as a pod's search list.",
+        validations=[cel(f"size(self.join(' ')) <= {MAX_DNS_SEARCH_CHARS}", DNS_SEARCH_CHARS)],
+        max_items=MAX_DNS_SEARCH,
+    )
     cap_add: list[Capability] = _list(
         "Capabilities added to the containers (e.g. NET_ADMIN, ALL).", list_type="set"
     )
@@ -574,7 +696,8 @@ class ServiceSpec(_Model):
         max_length=MAX_LIST,
         description="Metadata in form of dictionary used for every container of this service "
         "(they become the containers' annotations, so keys follow annotation-key syntax: "
-        "[dns.prefix/]name, e.g. com.example.description).",
+        "[dns.prefix/]name, e.g. com.example.description; at most "
+        f"{MAX_LABELS_BYTES // 1024} KiB in all).",
         json_schema_extra=kubernetes(
             validations=[
                 cel(
@@ -582,7 +705,11 @@ class ServiceSpec(_Model):
                     "label keys must be [dns.prefix/]name: a name of at most 63 letters, "
                     "digits, '-', '_', '.', starting and ending with a letter or digit, "
                     "e.g. com.example.description",
-                )
+                ),
+                cel(
+                    f"self.map(k, size(k) + size(bytes(self[k]))).sum() <= {MAX_LABELS_BYTES}",
+                    LABELS_SIZE,
+                ),
             ]
         ),
     )
@@ -631,11 +758,25 @@ class ServiceSpec(_Model):
         outer = [(p.outer_port, p.protocol) for p in self.container_ports if p.outer_port]
         if len(outer) != len(set(outer)):
             raise ValueError("two published ports cannot share an outer_port and protocol")
+        if _has_duplicates([p.kubernetes_name for p in self.container_ports]):
+            raise ValueError(PORT_NAMES_UNIQUE)
+        if _has_duplicates([b.container_path for b in self.bindings if b.container_path]):
+            raise ValueError(CONTAINER_PATHS_UNIQUE)
+        if len(" ".join(self.dns_search)) > MAX_DNS_SEARCH_CHARS:
+            raise ValueError(DNS_SEARCH_CHARS)
+        if sum(len(k.encode()) + len(v.encode()) for k, v in self.labels.items()) > (
+            MAX_LABELS_BYTES
+        ):
+            raise ValueError(LABELS_SIZE)
         if not all(_is_ip(server) for server in self.dns):
             raise ValueError("dns entries must be IP addresses")
         if not all(_is_ip(host.partition(":")[2]) for host in self.extra_hosts):
             raise ValueError("extra_hosts entries must be hostname:IP")
         return self
+
+
+def _has_duplicates(items: list[Any]) -> bool:
+    return len(items) != len(set(items))
 
 
 def _is_ip(text: str) -> bool:

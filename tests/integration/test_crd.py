@@ -15,7 +15,7 @@ from kubernetes.client.exceptions import ApiException
 
 from dockercloud_operator.constants import GROUP, PLURAL, VERSION
 from dockercloud_operator.model import ServiceSpec
-from tests.invalid_specs import INVALID_SPECS, Invalid
+from tests.invalid_specs import AT_THE_LIMITS, INVALID_SPECS, VALID_SPEC, Invalid
 from tests.unit.test_model import DOCUMENTED_EXAMPLE
 from tests.wait import wait_for
 
@@ -96,6 +96,13 @@ def test_the_api_server_rejects_invalid_specs_naming_the_field(
     message = _rejection(rejected.value)
     assert case.field in message, message
     assert case.says in message, message
+
+
+@pytest.mark.parametrize("case", list(AT_THE_LIMITS))
+def test_the_api_server_accepts_what_is_just_within_the_limits(
+    api: client.ApiClient, namespace: str, case: str
+) -> None:
+    _create(api, namespace, _body(case, {**VALID_SPEC, **AT_THE_LIMITS[case]}))
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from dockercloud_operator.model import (
     ServiceStatus,
     State,
 )
-from tests.invalid_specs import INVALID_SPECS, VALID_SPEC, Invalid
+from tests.invalid_specs import AT_THE_LIMITS, INVALID_SPECS, VALID_SPEC, Invalid
 
 DOCUMENTED_EXAMPLE = Path(__file__).parent.parent / "data" / "documented-example.yaml"
 
@@ -112,3 +112,8 @@ def test_the_status_holds_every_read_only_attribute() -> None:
 def test_the_model_rejects_what_the_api_server_rejects(case: Invalid) -> None:
     with pytest.raises(ValidationError):
         ServiceSpec.model_validate(case.full_spec())
+
+
+@pytest.mark.parametrize("spec", AT_THE_LIMITS.values(), ids=list(AT_THE_LIMITS))
+def test_the_model_accepts_what_is_just_within_the_limits(spec: dict[str, Any]) -> None:
+    ServiceSpec.model_validate({**VALID_SPEC, **spec})

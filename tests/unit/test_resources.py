@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from dockercloud_operator.model import Service
+from dockercloud_operator.model import MAX_INT32, Service
 from dockercloud_operator.resources import build, object_key
 from dockercloud_operator.resources.access import api_access
 from dockercloud_operator.resources.compare import (
@@ -23,7 +23,7 @@ from dockercloud_operator.resources.compare import (
     stamped,
 )
 from dockercloud_operator.resources.context import Context, Link, Services, resolve
-from dockercloud_operator.resources.links import link_variables
+from dockercloud_operator.resources.links import NUMBERED_CONTAINERS, link_variables
 from dockercloud_operator.resources.networking import kubernetes_services
 from dockercloud_operator.resources.pod import command_words, cpu_quantity, memory_quantity
 from dockercloud_operator.resources.unsupported import unsupported
@@ -953,6 +953,18 @@ def test_link_variables_of_a_stateful_set_number_each_container_by_its_own_dns_n
         **address_variables("DB_1", "db-0.db-containers.shop.svc"),
         **address_variables("DB_2", "db-1.db-containers.shop.svc"),
     }
+
+
+@pytest.mark.parametrize("target", [NUMBERED_CONTAINERS + 1, MAX_INT32])
+def test_link_variables_number_only_the_first_ten_containers(target: int) -> None:
+    db = database(target_num_containers=target, sequential_deployment=True)
+    numbered = {
+        key: value
+        for n in range(1, NUMBERED_CONTAINERS + 1)
+        for key, value in address_variables(f"DB_{n}", f"db-{n - 1}.db-containers.shop.svc").items()
+    }
+    assert NUMBERED_CONTAINERS == 10
+    assert link_variables("db", db) == {**address_variables("DB", "db.shop.svc"), **numbered}
 
 
 def test_link_variables_of_an_every_node_service_are_unnumbered() -> None:

@@ -10,9 +10,9 @@ gets, as Docker would give it:
     DB_PORT_5432_TCP_PROTO=tcp
     DB_ENV_USER=admin                           DB_1_ENV_USER=admin
 
-The unnumbered address is the service's ClusterIP Service. Numbered ones (one per container) are
-the containers' own DNS names when the service runs as a StatefulSet, and otherwise the Service's
-name too: a Deployment's containers have no stable names.
+The unnumbered address is the service's ClusterIP Service. Numbered ones (one per container, for
+the first `NUMBERED_CONTAINERS`) are the containers' own DNS names when the service runs as a
+StatefulSet, and otherwise the Service's name too: a Deployment's containers have no stable names.
 """
 
 from __future__ import annotations
@@ -20,6 +20,12 @@ from __future__ import annotations
 from dockercloud_operator import names
 from dockercloud_operator.model import DeploymentStrategy, Service
 from dockercloud_operator.resources.workload_kind import WorkloadKind, workload_kind
+
+# Docker numbers every container, but target_num_containers may be up to 2**31 - 1, and the
+# variables go into every linking container's env and into status.link_variables: numbered
+# for all, they outgrow what an object may hold (5 MiB at 20000 containers) and exhaust the
+# operator's memory. Past the first ten, containers are reached through the unnumbered address.
+NUMBERED_CONTAINERS = 10
 
 
 def service_address(service: Service) -> str:
@@ -57,7 +63,7 @@ def link_variables(alias: str, target: Service) -> dict[str, str]:
     variables = _address_variables(prefix, service_address(target), target)
     # An EVERY_NODE service has as many containers as nodes, which the spec does not say.
     if target.spec.deployment_strategy != DeploymentStrategy.EVERY_NODE:
-        for number in range(1, target.spec.target_num_containers + 1):
+        for number in range(1, min(target.spec.target_num_containers, NUMBERED_CONTAINERS) + 1):
             variables |= _address_variables(
                 f"{prefix}_{number}", container_address(target, number), target
             )

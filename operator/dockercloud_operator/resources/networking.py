@@ -15,7 +15,6 @@ from typing import Any
 from dockercloud_operator import names
 from dockercloud_operator.model import ContainerPort, NetworkMode, Service
 from dockercloud_operator.resources.meta import child_metadata
-from dockercloud_operator.resources.pod import port_name
 from dockercloud_operator.resources.workload_kind import WorkloadKind, workload_kind
 
 Object = dict[str, Any]
@@ -23,7 +22,7 @@ Object = dict[str, Any]
 
 def _service_port(port: ContainerPort) -> Object:
     return {
-        "name": port_name(port.protocol, port.inner_port, port.port_name),
+        "name": port.kubernetes_name,
         "port": port.inner_port,
         "targetPort": port.inner_port,
         "protocol": str(port.protocol).upper(),

@@ -94,16 +94,12 @@ def environment(service: Service, context: Context) -> list[Object]:
     return [{"name": key, "value": literal(value)} for key, value in ordered]
 
 
-def port_name(protocol: str, inner_port: int, given: str | None) -> str:
-    return given or f"{protocol}-{inner_port}"
-
-
 def _ports(service: Service) -> list[Object]:
     host_network = service.spec.net == NetworkMode.host
     ports = []
     for port in service.spec.container_ports:
         entry: Object = {
-            "name": port_name(port.protocol, port.inner_port, port.port_name),
+            "name": port.kubernetes_name,
             "containerPort": port.inner_port,
             "protocol": str(port.protocol).upper(),
         }
