@@ -4,6 +4,7 @@ it works coalesce into one more pass, and failures are retried with exponential 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 
@@ -29,13 +30,40 @@ class WorkQueue:
         self._max_retry = max_retry
         self._workers: dict[Hashable, asyncio.Task[None]] = {}
         self._again: set[Hashable] = set()
+        self._waking: dict[Hashable, asyncio.Event] = {}  # keys sleeping out a backoff
+        self._timers: dict[Hashable, asyncio.TimerHandle] = {}
         self.ready = asyncio.Event()  # work starts once the world is known
 
     def add(self, key: Hashable) -> None:
         if key in self._workers:
             self._again.add(key)
+            if key in self._waking:  # news may have mended what failed: try again now
+                self._waking[key].set()
         else:
             self._workers[key] = asyncio.create_task(self._run(key), name=f"reconcile {key}")
+
+    def add_after(self, key: Hashable, delay: float) -> None:
+        """Adds the key once `delay` seconds have passed (or sooner, if already due)."""
+        loop = asyncio.get_running_loop()
+        timer = self._timers.get(key)
+        if timer is not None:
+            if timer.when() <= loop.time() + delay:
+                return
+            timer.cancel()
+        self._timers[key] = loop.call_later(delay, self._due, key)
+
+    def _due(self, key: Hashable) -> None:
+        del self._timers[key]
+        self.add(key)
+
+    async def _backoff(self, key: Hashable, delay: float) -> None:
+        """Sleeps out a retry delay, cut short when a new request for the key arrives."""
+        self._waking[key] = asyncio.Event()
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._waking[key].wait(), delay)
+        finally:
+            del self._waking[key]
 
     async def _run(self, key: Hashable) -> None:
         delay = self._first_retry
@@ -47,17 +75,18 @@ class WorkQueue:
                     await metrics.reconciled(self._work(key))
                 except Retry as reason:
                     logger.info("%s; retrying in %.1fs", reason, delay)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, self._max_retry)
+                except Exception as error:
+                    if _unreachable(error):  # no traceback: the cause is elsewhere and known
+                        logger.warning("Reconciling %s: %s; retrying in %.1fs", key, error, delay)
+                    else:
+                        logger.exception("Reconciling %s failed; retrying in %.1fs", key, delay)
+                else:
+                    delay = self._first_retry
+                    if key not in self._again:
+                        return
                     continue
-                except Exception:
-                    logger.exception("Reconciling %s failed; retrying in %.1fs", key, delay)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, self._max_retry)
-                    continue
-                delay = self._first_retry
-                if key not in self._again:
-                    return
+                await self._backoff(key, delay)
+                delay = min(delay * 2, self._max_retry)
         finally:
             del self._workers[key]
 
@@ -66,8 +95,26 @@ class WorkQueue:
         return len(self._workers)
 
     async def drain(self) -> None:
-        """Cancels every worker (at shutdown)."""
+        """Cancels every worker and pending timer (at shutdown)."""
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
         workers = list(self._workers.values())
         for worker in workers:
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+
+
+UNREACHABLE = ("MaxRetryError", "NewConnectionError", "ProtocolError", "ReadTimeoutError")
+
+
+def _unreachable(error: BaseException | None) -> bool:
+    """The API server cannot be reached (restarting, say): a connection that failed, as the
+    standard library or urllib3 (by name: it is the client's dependency, not ours) says."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, ConnectionError | TimeoutError) or type(error).__name__ in UNREACHABLE:
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Hashable
+
+import pytest
 
 from dockercloud_operator.workqueue import Retry, WorkQueue
 
@@ -87,3 +90,80 @@ def test_drain_cancels_the_workers() -> None:
         return queue.busy
 
     assert asyncio.run(scenario()) == 0
+
+
+def test_a_new_request_cuts_a_retry_backoff_short() -> None:
+    attempts: list[float] = []
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+
+        async def work(key: Hashable) -> None:
+            attempts.append(loop.time())
+            if len(attempts) == 1:
+                raise RuntimeError("refused")
+
+        queue = WorkQueue(work, first_retry=30)
+        queue.ready.set()
+        queue.add("a")
+        await asyncio.sleep(0.05)
+        queue.add("a")  # news: the retry does not wait out its 30 s
+        while queue.busy:
+            await asyncio.sleep(0.01)
+
+    asyncio.run(scenario())
+    assert len(attempts) == 2
+    assert attempts[1] - attempts[0] < 1
+
+
+def test_add_after_adds_once_the_delay_has_passed_and_keeps_the_earliest() -> None:
+    calls: list[float] = []
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+
+        async def work(key: Hashable) -> None:
+            calls.append(loop.time() - start)
+
+        queue = WorkQueue(work)
+        queue.ready.set()
+        queue.add_after("a", 0.2)
+        queue.add_after("a", 0.1)  # sooner: replaces the first
+        queue.add_after("a", 5)  # later than one already due: ignored
+        await asyncio.sleep(0.4)
+        await queue.drain()
+
+    asyncio.run(scenario())
+    assert len(calls) == 1
+    assert 0.1 <= calls[0] < 0.2
+
+
+def test_an_unreachable_api_server_is_logged_without_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    attempts: list[int] = []
+
+    async def scenario() -> None:
+        async def work(key: Hashable) -> None:
+            attempts.append(1)
+            if len(attempts) == 1:
+                try:
+                    raise ConnectionRefusedError(111, "Connection refused")
+                except OSError as cause:
+                    raise RuntimeError("Max retries exceeded") from cause
+            if len(attempts) == 2:
+                raise KeyError("a bug")
+
+        queue = WorkQueue(work, first_retry=0.01)
+        queue.ready.set()
+        queue.add("a")
+        while queue.busy:
+            await asyncio.sleep(0.01)
+
+    with caplog.at_level(logging.INFO, logger="dockercloud_operator.workqueue"):
+        asyncio.run(scenario())
+    unreachable, bug = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert unreachable.levelno == logging.WARNING and unreachable.exc_info is None
+    assert "Max retries exceeded" in unreachable.getMessage()
+    assert bug.levelno == logging.ERROR and bug.exc_info is not None
