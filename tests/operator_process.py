@@ -25,10 +25,13 @@ class OperatorProcess:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "dockercloud_operator", "run"],
                 # No metrics endpoint: several operators may run on this machine at once.
+                # Every state written, however short: the tests watch each transition (the
+                # default hold has tests of its own, in test_status_hold.py).
                 env={
                     **os.environ,
                     "KUBECONFIG": str(self.kubeconfig),
                     "DOCKERCLOUD_METRICS_PORT": "0",
+                    "DOCKERCLOUD_STATUS_HOLD": "0",
                 },
                 stdin=subprocess.DEVNULL,
                 stdout=log,

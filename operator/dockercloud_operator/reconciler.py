@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import Hashable
+import time
+from collections import defaultdict
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from kubernetes.client.exceptions import ApiException
 
 from dockercloud_operator import constants, names
 from dockercloud_operator.actions import Decision, decide
 from dockercloud_operator.kube import (
+    API_THREADS,
     CHILD_KINDS,
     SERVICE_API,
     Kube,
@@ -28,7 +32,7 @@ from dockercloud_operator.resources import Built, build
 from dockercloud_operator.resources.compare import plan
 from dockercloud_operator.resources.context import Context, resolve
 from dockercloud_operator.resources.volumes import resets_volumes
-from dockercloud_operator.status import Observed, compute
+from dockercloud_operator.status import TRANSITIONAL, Observed, compute
 from dockercloud_operator.store import Key, Store
 from dockercloud_operator.workqueue import Retry, WorkQueue
 
@@ -36,15 +40,34 @@ logger = logging.getLogger(__name__)
 MANAGED = f"{constants.LABEL_MANAGED_BY}={names.OPERATOR}"
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet"}
 CONFIRM_AFTER = 20.0  # seconds: ample for the watches' first listing, even at scale
+STATUS_HOLD = 1.0  # seconds a transitional state lasts before it is written
+REFUSED = (400, 403, 422)  # the API server would not take an object as built
+# Requests of one kind (applies of Services, status patches, Events...) in flight at once, of
+# the API_THREADS: a kind the API server is slow at cannot hold every thread. (It creates
+# ClusterIP Services at the pace of its own loopback client, 50 a second, so at scale a
+# Service apply waits seconds, and the Deployments would wait behind them.)
+LANE_WIDTH = API_THREADS // 4
 Object = dict[str, Any]
+T = TypeVar("T")
+
+
+class Refused(Exception):
+    """The API server refused a child as built; the status says why."""
 
 
 class Reconciler:
-    def __init__(self, kube: Kube, namespaces: list[str] | None = None) -> None:
+    def __init__(
+        self, kube: Kube, namespaces: list[str] | None = None, status_hold: float = STATUS_HOLD
+    ) -> None:
         self.kube = kube
         self.namespaces: list[str | None] = list(namespaces) if namespaces else [None]
         self.store = Store()
         self.queue = WorkQueue(self._reconcile_key)
+        self.status_hold = status_hold
+        self._transitional_since: dict[Key, float] = {}  # a state not yet worth a write
+        self._lanes: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(LANE_WIDTH)
+        )
         self._confirming: asyncio.Task[None] | None = None
 
     async def prime(self) -> None:
@@ -61,8 +84,8 @@ class Reconciler:
                         "(or: dockercloud-operator crd | kubectl apply -f -)"
                     ) from None
                 raise
-            for service in services:
-                self.store.put_service(service, listed=True)
+            for service in services:  # each looked at once (its watch event may be skipped)
+                self.queue.add(self.store.put_service(service, listed=True))
             for api_version, kind in CHILD_KINDS:
                 children = await asyncio.to_thread(
                     self.kube.list_objects, api_version, kind, namespace, MANAGED
@@ -90,6 +113,8 @@ class Reconciler:
 
     def service_seen(self, body: Object) -> None:
         """A service was created or changed: reconcile it, and the services that use it."""
+        if self.store.knows_service(body):  # the echo of the operator's own write
+            return
         key = self.store.put_service(body)
         self.queue.add(key)
         for dependent in self.store.dependents(key):
@@ -113,6 +138,8 @@ class Reconciler:
             if error.status == 404 and error_kind(error) == constants.PLURAL:
                 return  # the service itself is gone; its deletion event tidies the store
             raise
+        except Refused as refusal:  # reported in the status; a new spec may mend it
+            raise Retry(f"{key[0]}/{key[1]}: {refusal}") from None
 
     async def reconcile(self, key: Key) -> None:
         service = self.store.models.get(key)
@@ -122,11 +149,6 @@ class Reconciler:
         if service.metadata.deletionTimestamp:
             await self._terminate(key, service, body)
             return
-        if constants.FINALIZER not in body["metadata"].get("finalizers", []):
-            finalizers = [*body["metadata"].get("finalizers", []), constants.FINALIZER]
-            body = await asyncio.to_thread(self.kube.set_finalizers, body, finalizers)
-            self.store.put_service(body)
-
         context = resolve(service, self.store.index)
         children = self.store.children_of(key)
         last_state = (body.get("status") or {}).get("state")
@@ -137,14 +159,46 @@ class Reconciler:
         if resets_volumes(service, desired_workload, _workload(children)):
             await self._reset_volumes(key)
         work = plan(built.objects, children)
-        for obj in work.apply:
-            logger.info("Applying %s %s/%s", obj["kind"], *key)
-            self.store.put_child(await asyncio.to_thread(self.kube.apply, obj))
+        # The finalizer and the children are written side by side: each is its own request,
+        # and none needs another's answer (the children's owner is the service's uid).
+        writes = [self._apply(key, obj) for obj in work.apply]
+        if constants.FINALIZER not in body["metadata"].get("finalizers", []):
+            writes.append(self._add_finalizer(body))
+        refused = [r for r in await asyncio.gather(*writes, return_exceptions=True) if r]
+        for failure in refused:
+            if not isinstance(failure, Refused):
+                raise failure
         for obj in work.delete:
             logger.info("Deleting %s %s/%s", obj["kind"], *key)
-            await asyncio.to_thread(self.kube.delete, obj)
+            await self._call(obj["kind"], self.kube.delete, obj)
             self.store.remove_child(obj)
-        await self._report(key, service, body, built, context, decision)
+        body = self.store.services.get(key, body)  # as the finalizer write left it
+        reasons = [str(failure) for failure in refused]
+        await self._report(key, service, body, built, context, decision, reasons)
+        if refused:
+            raise Refused("; ".join(reasons))
+
+    async def _call(self, lane: str, call: Callable[..., T], *args: Any) -> T:
+        """An API call, in a thread, once its lane has room."""
+        async with self._lanes[lane]:
+            return await asyncio.to_thread(call, *args)
+
+    async def _apply(self, key: Key, obj: Object) -> Refused | None:
+        """Applies a child; a refusal is returned, to be reported, rather than raised."""
+        logger.info("Applying %s %s/%s", obj["kind"], *key)
+        try:
+            self.store.put_child(await self._call(obj["kind"], self.kube.apply, obj))
+        except ApiException as error:
+            if error.status not in REFUSED:
+                raise
+            return Refused(f"{obj['kind']} {obj['metadata']['name']}: {_message(error)}")
+        return None
+
+    async def _add_finalizer(self, body: Object) -> None:
+        finalizers = [*body["metadata"].get("finalizers", []), constants.FINALIZER]
+        self.store.put_service(
+            await self._call("finalizer", self.kube.set_finalizers, body, finalizers)
+        )
 
     async def _reset_volumes(self, key: Key) -> None:
         """Deletes the containers' claims; as the redeploy replaces each container, its claim
@@ -166,8 +220,11 @@ class Reconciler:
         built: Built,
         context: Context,
         decision: Decision | None = None,
+        refused: list[str] | None = None,
     ) -> None:
-        """Writes the status when it changed, with an Event for a new state."""
+        """Writes the status when it changed, with an Event for a new state. A transitional
+        state is written once it has lasted `status_hold`: one that ends sooner (a start on a
+        quiet cluster) is folded into the state that follows, saving a write and an Event."""
         children = self.store.children_of(key)
         observed = Observed(
             workload=_workload(children),
@@ -186,17 +243,35 @@ class Reconciler:
             unresolved=context.unresolved,
             held=[str(action) for action in decision.held] if decision else [],
             held_message=decision.message() if decision and decision.held else "",
+            refused=refused or [],
         )
         previous = body.get("status") or {}
         status = compute(service, observed, previous, datetime.now(UTC))
         if _same(status, previous):
+            self._transitional_since.pop(key, None)
             return
-        self.store.put_service(await asyncio.to_thread(self.kube.patch_status, body, status))
+        if status["state"] in TRANSITIONAL and not refused and self._hold(key):
+            return
+        self._transitional_since.pop(key, None)
+        self.store.put_service(await self._call("status", self.kube.patch_status, body, status))
         if status.get("state") != previous.get("state"):
             await self._event(body, status["state"], _describe(status))
         held = observed.held_message
         if held and _condition_message(previous, "ActionsAllowed") != held:
             await self._event(body, "ActionHeld", held, warning=True)
+        message = "; ".join(observed.refused)
+        if message and _condition_message(previous, "Applied") != message:
+            await self._event(body, "Refused", message, warning=True)
+
+    def _hold(self, key: Key) -> bool:
+        """Whether a transitional status waits; if so, the service is looked at again when
+        its hold ends."""
+        now = time.monotonic()
+        left = self._transitional_since.setdefault(key, now) + self.status_hold - now
+        if left <= 0:
+            return False
+        self.queue.add_after(key, left)
+        return True
 
     async def _terminate(self, key: Key, service: Service, body: Object) -> None:
         """Terminating: delete the children, wait for the containers to go, then let go."""
@@ -204,24 +279,34 @@ class Reconciler:
         body = self.store.services.get(key, body)  # as the status write left it
         children = self.store.children_of(key)
         for child in children:
-            await asyncio.to_thread(self.kube.delete, child)
+            await self._call(child["kind"], self.kube.delete, child)
             self.store.remove_child(child)
         if children or self.store.pods_of(key):
             return  # pod events bring us back
         finalizers = [f for f in body["metadata"].get("finalizers", []) if f != constants.FINALIZER]
         if len(finalizers) != len(body["metadata"].get("finalizers", [])):
-            await asyncio.to_thread(self.kube.set_finalizers, body, finalizers)
+            await self._call("finalizer", self.kube.set_finalizers, body, finalizers)
             await self._event(body, State.TERMINATED, "the service and its containers are gone")
 
     async def _event(self, body: Object, state: str, message: str, warning: bool = False) -> None:
         reason = state.title().replace(" ", "") if " " in state else state
         kind = "Warning" if warning else "Normal"
         try:
-            await asyncio.to_thread(self.kube.post_event, body, reason, f"{state}: {message}", kind)
+            await self._call(
+                "event", self.kube.post_event, body, reason, f"{state}: {message}", kind
+            )
         except ApiException as error:  # an Event is news, not state: never worth a retry
             # (a namespace being deleted accepts no new Events: nobody would read them)
             log = logger.debug if error.status == 403 else logger.warning
             log("Could not record the %s event: %s", reason, error.reason)
+
+
+def _message(error: ApiException) -> str:
+    """The API server's own words (its Status message), else the HTTP reason."""
+    try:
+        return str(json.loads(error.body or "{}").get("message") or error.reason)
+    except ValueError:
+        return str(error.reason)
 
 
 def _workload(children: list[Object]) -> Object | None:

@@ -39,6 +39,7 @@ class Settings:
     renew_deadline: float = 10.0
     retry_period: float = 2.0
     identity: str = ""
+    status_hold: float = 1.0
 
     @property
     def liveness_endpoint(self) -> str | None:
@@ -98,6 +99,14 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
         metavar="NAMESPACE",
         help="the Lease's namespace (env DOCKERCLOUD_LEASE_NAMESPACE; default: the pod's"
         " namespace, else default)",
+    )
+    run.add_argument(
+        "--status-hold",
+        type=float,
+        metavar="SECONDS",
+        help="how long a transitional state (Starting, Scaling, Redeploying, Stopping) lasts"
+        " before it is written to the status; shorter ones are folded into the next state"
+        " (env DOCKERCLOUD_STATUS_HOLD; default 1; 0 writes every state)",
     )
     for flag, default, what in (
         ("--lease-duration", 15, "how long a standby waits on a leader that stopped renewing"),
@@ -169,7 +178,10 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
         renew_deadline=number(args.renew_deadline, "RENEW_DEADLINE", defaults.renew_deadline),
         retry_period=number(args.retry_period, "RETRY_PERIOD", defaults.retry_period),
         identity=identity(env),
+        status_hold=number(args.status_hold, "STATUS_HOLD", defaults.status_hold),
     )
+    if settings.status_hold < 0:
+        raise SettingsError(f"status hold {settings.status_hold:g} is negative")
     if settings.health_port and settings.health_port == settings.metrics_port:
         raise SettingsError(f"the health and metrics ports are both {settings.health_port}")
     timings = (settings.retry_period, settings.renew_deadline, settings.lease_duration)

@@ -59,6 +59,7 @@ class Observed:
     unresolved: list[str] = field(default_factory=list)
     held: list[str] = field(default_factory=list)  # actions the state does not allow yet
     held_message: str = ""
+    refused: list[str] = field(default_factory=list)  # children the API server would not take
 
 
 # -- pods ---------------------------------------------------------------------------------------
@@ -316,8 +317,11 @@ def compute(service: Service, observed: Observed, previous: Object, now: datetim
     if changed and current_state is State.STARTING:
         status["started_datetime"] = stamp
     if changed and current_state is State.RUNNING and before in COMING_UP:
-        status["started_datetime"] = status["started_datetime"] or stamp
-        status["deployed_datetime"] = status["deployed_datetime"] or stamp
+        # Straight to Running: a start too short to be written as Starting (see the
+        # reconciler's status hold) is a start all the same.
+        straight = before is not State.STARTING
+        for key in ("started_datetime", "deployed_datetime"):
+            status[key] = stamp if straight else status[key] or stamp
     if changed and current_state in (State.STOPPING, State.STOPPED) and before not in (
         State.STOPPING, State.STOPPED,
     ):  # fmt: skip
@@ -346,6 +350,11 @@ def compute(service: Service, observed: Observed, previous: Object, now: datetim
         _condition(
             "ActionsAllowed", not observed.held, "Held" if observed.held else "Allowed",
             observed.held_message or "every requested action is carried out",
+            conditions, now, generation,
+        ),
+        _condition(
+            "Applied", not observed.refused, "Refused" if observed.refused else "Applied",
+            "; ".join(observed.refused) or "every object the service needs is applied",
             conditions, now, generation,
         ),
         _condition(

@@ -82,6 +82,16 @@ class Store:
 
     # -- services --------------------------------------------------------------------------
 
+    def knows_service(self, body: Object) -> bool:
+        """This version of the service, or a newer one, is stored already (a watch event
+        that says so still confirms what the start-up listing saw)."""
+        key = (body["metadata"]["namespace"], body["metadata"]["name"])
+        new, old = _version(body), _version(self.services.get(key))
+        if new is None or old is None or new > old:
+            return False
+        self._seen(("service", *key), listed=False)
+        return True
+
     def put_service(self, body: Object, listed: bool = False) -> Key:
         body = _trimmed(body)
         key = (body["metadata"]["namespace"], body["metadata"]["name"])
@@ -129,10 +139,17 @@ class Store:
         return (metadata.get("namespace", ""), service) if service else None
 
     def put_child(self, body: Object, listed: bool = False) -> Key | None:
-        body = _trimmed(body)
+        """Stores a child; returns its service, unless this version was stored already (the
+        echo of the operator's own write: nothing new to look at)."""
         owner = self.owner_of(body)
-        if owner is not None and not _older(body, self.children[owner].get(object_key(body))):
-            self.children[owner][object_key(body)] = body
+        if owner is None:
+            return None
+        stored = self.children[owner].get(object_key(body))
+        if stored is not None and _version(body) is not None and _version(body) == _version(stored):
+            self._seen(("child", *object_key(body)), listed)
+            return None
+        if not _older(body, stored):
+            self.children[owner][object_key(body)] = _trimmed(body)
             self._seen(("child", *object_key(body)), listed)
         return owner
 

@@ -340,3 +340,45 @@ def test_text_outside_the_basic_multilingual_plane_reaches_the_containers(
     env = {e.name: e.value for e in deployment.spec.template.spec.containers[0].env}
     assert env["GREETING"] == "héllo 👋"
     assert deployment.metadata.annotations["app.dockercloud.dev/nickname"] == "web 🚀"
+
+
+def test_a_child_the_api_server_refuses_is_reported_and_retried_once_allowed(
+    api: client.ApiClient, namespace: str, operator: OperatorProcess
+) -> None:
+    """A quota of no Deployments: the operator cannot make the workload. The status says so
+    (condition Applied, with the server's words), a Warning event too, and the log carries no
+    traceback; once the quota goes, the service starts."""
+    core = client.CoreV1Api(api)
+    quota = client.V1ResourceQuota(
+        metadata=client.V1ObjectMeta(name="no-deployments"),
+        spec=client.V1ResourceQuotaSpec(hard={"count/deployments.apps": "0"}),
+    )
+    core.create_namespaced_resource_quota(namespace, quota)
+    wait_for(
+        lambda: core.read_namespaced_resource_quota("no-deployments", namespace).status.hard,
+        "the quota to be counted",
+    )
+    offset = len(operator.output())
+    services.create(api, namespace, "web", image="nginx")
+
+    def refused() -> dict[str, Any] | None:
+        conditions = (services.get(api, namespace, "web").get("status") or {}).get("conditions")
+        applied = next((c for c in conditions or [] if c["type"] == "Applied"), None)
+        return applied if applied and applied["status"] == "False" else None
+
+    applied = wait_for(refused, "the refusal in the status")
+    assert applied["reason"] == "Refused"
+    assert applied["message"].startswith("Deployment web: ")
+    assert "exceeded quota: no-deployments" in applied["message"]
+    events = core.list_namespaced_event(namespace, field_selector="involvedObject.name=web")
+    warning = next(e for e in events.items if e.reason == "Refused")
+    assert warning.type == "Warning" and "exceeded quota" in warning.message
+    assert "Traceback" not in operator.output()[offset:]
+
+    core.delete_namespaced_resource_quota("no-deployments", namespace)
+    wait_for(
+        lambda: (services.get(api, namespace, "web").get("status") or {}).get("state") == "Running",
+        "web to start once the quota is gone",
+        timeout=90,  # the retry's backoff, at most 60 s
+    )
+    assert refused() is None

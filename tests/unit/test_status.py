@@ -239,6 +239,22 @@ def test_timestamps_move_only_on_their_transitions() -> None:
     assert terminating["destroyed_datetime"] == "Tue, 14 Oct 2014 09:00:00 +0000"
 
 
+def test_a_restart_too_short_to_be_written_as_starting_is_stamped_as_a_start() -> None:
+    later = datetime(2014, 10, 14, 9, 0, 0, tzinfo=UTC)
+    stopped = {
+        "state": "Stopped",
+        "running_of_target": "0/1",
+        "started_datetime": "Mon, 13 Oct 2014 11:01:43 +0000",
+        "deployed_datetime": "Mon, 13 Oct 2014 11:01:43 +0000",
+        "stopped_datetime": "Mon, 13 Oct 2014 12:00:00 +0000",
+    }
+    running_again = compute(service(), Observed(deployment(1), running(1)), stopped, later)
+    assert running_again["state"] == "Running"
+    assert running_again["started_datetime"] == "Tue, 14 Oct 2014 09:00:00 +0000"
+    assert running_again["deployed_datetime"] == "Tue, 14 Oct 2014 09:00:00 +0000"
+    assert running_again["stopped_datetime"] == stopped["stopped_datetime"]
+
+
 def test_conditions_keep_their_transition_time_while_unchanged() -> None:
     first = compute(service(), Observed(deployment(1), running(1)), {"state": "Starting"}, NOW)
     later = datetime(2014, 10, 14, 9, 0, 0, tzinfo=UTC)

@@ -1,0 +1,85 @@
+"""The status hold (`--status-hold`): a transitional state is written, with its Event, once it
+has lasted the hold; a shorter one is folded into the state that follows. The operator here
+runs with a hold of 5 s, long enough that a start on kwok (well under a second) always fits
+into it, and watches only the test's namespace."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from tests import services
+from tests.operator_process import OperatorProcess
+from tests.operators import Operator, delete_services, paused, running
+from tests.wait import wait_for
+
+HOLD = 5.0
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _alone(operator: OperatorProcess) -> Iterator[None]:
+    """Only the hold's operator acts: the session's one is stopped meanwhile."""
+    with paused(operator):
+        yield
+
+
+@pytest.fixture
+def held(kubeconfig: Path, service_crd: str, namespace: str, tmp_path: Path) -> Iterator[Operator]:
+    operator = Operator(
+        kubeconfig, tmp_path / "operator.log",
+        f"--namespace={namespace}", "--metrics-port=0", f"--status-hold={HOLD:g}",
+    )  # fmt: skip
+    with running(operator):
+        yield operator.start("children; reconciling.")
+
+
+def _state(api: client.ApiClient, namespace: str, name: str) -> str | None:
+    state: str | None = (services.get(api, namespace, name).get("status") or {}).get("state")
+    return state
+
+
+def _event_reasons(api: client.ApiClient, namespace: str, name: str) -> list[str]:
+    events = client.CoreV1Api(api).list_namespaced_event(
+        namespace, field_selector=f"involvedObject.name={name},involvedObject.kind=Service"
+    )
+    return [e.reason for e in sorted(events.items, key=lambda e: e.metadata.creation_timestamp)]
+
+
+def test_a_quick_start_is_written_once_as_running(
+    api: client.ApiClient, namespace: str, held: Operator
+) -> None:
+    services.create(api, namespace, "web", image="nginx")
+    versions: list[str] = []
+
+    def running_seen() -> bool:
+        service = services.get(api, namespace, "web")
+        state = (service.get("status") or {}).get("state")
+        if state and (not versions or versions[-1] != state):
+            versions.append(state)
+        return state == "Running"
+
+    wait_for(running_seen, "web to be Running", timeout=30, interval=0.05)
+    assert versions == ["Running"]
+    wait_for(lambda: "Running" in _event_reasons(api, namespace, "web"), "the Running event")
+    time.sleep(HOLD + 1)  # a held Starting, had there been one, would be written by now
+    assert _event_reasons(api, namespace, "web") == ["Running"]
+    assert _state(api, namespace, "web") == "Running"
+    delete_services(api, namespace)
+
+
+def test_a_start_that_lasts_is_written_as_starting_once_the_hold_is_over(
+    api: client.ApiClient, namespace: str, held: Operator
+) -> None:
+    created = time.monotonic()
+    services.create(api, namespace, "web", image="nginx", tags=[{"name": "nowhere"}])
+    wait_for(lambda: services.pods(api, namespace, "web"), "its container to be made")
+    assert _state(api, namespace, "web") is None  # reconciled, and held
+    wait_for(lambda: _state(api, namespace, "web") == "Starting", "Starting", timeout=HOLD + 15)
+    assert time.monotonic() - created >= HOLD - 0.5
+    assert _event_reasons(api, namespace, "web") == ["Starting"]
+    assert "Traceback" not in held.output()
+    delete_services(api, namespace)
