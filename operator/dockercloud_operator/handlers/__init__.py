@@ -22,6 +22,20 @@ from dockercloud_operator.settings import Settings
 registry = kopf.OperatorRegistry()
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """No essence to diff: kopf builds one for every watch event (a deep copy of the whole
+    body) for change handlers, and there are none here, only event handlers."""
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> None:  # type: ignore[override]
+        return None
+
+    def fetch(self, *, body: kopf.Body) -> None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        pass
+
+
 @kopf.on.login(registry=registry)
 def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
     """In-cluster service account, else the current kubeconfig (as kubectl would)."""
@@ -35,16 +49,17 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
+    settings.persistence.diffbase_storage = NoDiffBase()
     # Handler outcomes are not worth an Event each (the operator posts its own).
     settings.posting.enabled = False
     # API calls run in threads: enough of them to keep many services' writes in flight.
     asyncio.get_running_loop().set_default_executor(
         ThreadPoolExecutor(max_workers=API_THREADS, thread_name_prefix="api")
     )
-    reconciler = Reconciler(Kube(new_api_client()), memo.get("namespaces"))
+    config: Settings = memo.get("settings") or Settings()
+    reconciler = Reconciler(Kube(new_api_client()), memo.get("namespaces"), config.status_hold)
     await reconciler.prime()
     memo.reconciler = reconciler
-    config: Settings = memo.get("settings") or Settings()
     memo.metrics = (
         await metrics.serve(config.metrics_port, reconciler) if config.metrics_port else None
     )
