@@ -44,6 +44,25 @@ def _trimmed(body: Object) -> Object:
     return {**body, "metadata": metadata}
 
 
+# What the status reads of a pod; the rest (its spec above all) is never looked at, and at
+# a thousand services it would be tens of MiB.
+POD_METADATA = ("name", "namespace", "uid", "resourceVersion", "labels", "deletionTimestamp")
+POD_STATUS = ("phase", "conditions", "hostIP")
+
+
+def _pod_essentials(body: Object) -> Object:
+    metadata, status = body.get("metadata", {}), body.get("status", {})
+    kept: Object = {
+        "metadata": {k: metadata[k] for k in POD_METADATA if k in metadata},
+        "status": {k: status[k] for k in POD_STATUS if k in status},
+    }
+    if "containerStatuses" in status:
+        kept["status"]["containerStatuses"] = [
+            {"state": container.get("state", {})} for container in status["containerStatuses"]
+        ]
+    return kept
+
+
 class Store:
     def __init__(self) -> None:
         self.services: dict[Key, Object] = {}
@@ -171,7 +190,7 @@ class Store:
         owner = self.owner_of(body)
         name = body["metadata"]["name"]
         if owner is not None and not _older(body, self.pods[owner].get(name)):
-            self.pods[owner][name] = _trimmed(body)
+            self.pods[owner][name] = _pod_essentials(body)
             self._seen(("pod", owner[0], name), listed)
         return owner
 

@@ -120,3 +120,31 @@ def test_an_older_body_never_overwrites_a_newer_one() -> None:
     store.put_pod(versioned(child("Pod", "web-1", "web"), "30"))
     store.put_pod(versioned(child("Pod", "web-1", "web"), "29"))
     assert store.pods_of(("ns", "web"))[0]["metadata"]["resourceVersion"] == "30"
+
+
+def test_pods_are_kept_with_only_what_the_status_reads() -> None:
+    store = Store()
+    pod = child("Pod", "web-1", "web")
+    pod["metadata"] |= {"uid": "u1", "resourceVersion": "5", "managedFields": [{"x": 1}]}
+    pod["spec"] = {"containers": [{"name": "web", "image": "nginx", "env": [{"name": "A"}]}]}
+    pod["status"] = {
+        "phase": "Running",
+        "hostIP": "10.0.0.1",
+        "podIP": "10.244.0.5",
+        "conditions": [{"type": "Ready", "status": "True"}],
+        "containerStatuses": [{"name": "web", "image": "nginx", "state": {"running": {}}}],
+    }
+    assert store.put_pod(pod) == ("ns", "web")
+    assert store.pods_of(("ns", "web")) == [
+        {
+            "metadata": {
+                "name": "web-1", "namespace": "ns", "uid": "u1", "resourceVersion": "5",
+                "labels": {"app.dockercloud.dev/service": "web"},
+            },
+            "status": {
+                "phase": "Running", "hostIP": "10.0.0.1",
+                "conditions": [{"type": "Ready", "status": "True"}],
+                "containerStatuses": [{"state": {"running": {}}}],
+            },
+        }
+    ]  # fmt: skip
