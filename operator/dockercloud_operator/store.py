@@ -4,11 +4,13 @@ Kept up to date from watch events (and a first full listing at start-up, so noth
 reconciled against a half-known world). What that listing found is confirmed by the watches'
 own first listing; an object deleted in between is never confirmed, and `forget_unconfirmed`
 drops it. Bodies are stored without managedFields, which are most of an object's size and
-never read here."""
+never read here; children as JSON text (`Packed`), pods as the few fields the status reads."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -63,13 +65,31 @@ def _pod_essentials(body: Object) -> Object:
     return kept
 
 
+@dataclass(frozen=True, slots=True)
+class Packed:
+    """A body kept as its JSON text: a Deployment is a few KiB so, and several times that as
+    Python objects. It is read back at each reconcile, which costs far less than its watch
+    event did."""
+
+    version: int | None
+    text: bytes
+
+    @classmethod
+    def of(cls, body: Object) -> Packed:
+        return cls(_version(body), json.dumps(body, separators=(",", ":")).encode())
+
+    def body(self) -> Object:
+        body: Object = json.loads(self.text)
+        return body
+
+
 class Store:
     def __init__(self) -> None:
         self.services: dict[Key, Object] = {}
         self.models: dict[Key, Service] = {}
         self.index = Services()  # the models by name and uid, for resolving references
         self.linking: set[Key] = set()  # services that reference others
-        self.children: dict[Key, dict[tuple[str, str, str], Object]] = defaultdict(dict)
+        self.children: dict[Key, dict[tuple[str, str, str], Packed]] = defaultdict(dict)
         self.pods: dict[Key, dict[str, Object]] = defaultdict(dict)
         self.unconfirmed: set[tuple[str, ...]] = set()  # listed at start, not yet watched
 
@@ -164,11 +184,12 @@ class Store:
         if owner is None:
             return None
         stored = self.children[owner].get(object_key(body))
-        if stored is not None and _version(body) is not None and _version(body) == _version(stored):
+        version = _version(body)
+        if stored is not None and version is not None and version == stored.version:
             self._seen(("child", *object_key(body)), listed)
             return None
-        if not _older(body, stored):
-            self.children[owner][object_key(body)] = _trimmed(body)
+        if stored is None or version is None or stored.version is None or version > stored.version:
+            self.children[owner][object_key(body)] = Packed.of(_trimmed(body))
             self._seen(("child", *object_key(body)), listed)
         return owner
 
@@ -182,7 +203,7 @@ class Store:
         return owner
 
     def children_of(self, key: Key) -> list[Object]:
-        return list(self.children.get(key, {}).values())
+        return [packed.body() for packed in self.children.get(key, {}).values()]
 
     # -- pods (made by the workloads, watched for the status) ------------------------------
 
