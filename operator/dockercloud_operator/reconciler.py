@@ -28,7 +28,7 @@ from dockercloud_operator.kube import (
     error_kind,
 )
 from dockercloud_operator.model import Service, State
-from dockercloud_operator.resources import Built, build
+from dockercloud_operator.resources import Built, build, object_key
 from dockercloud_operator.resources.compare import plan
 from dockercloud_operator.resources.context import Context, resolve
 from dockercloud_operator.resources.volumes import resets_volumes
@@ -172,6 +172,8 @@ class Reconciler:
             logger.info("Deleting %s %s/%s", obj["kind"], *key)
             await self._call(obj["kind"], self.kube.delete, obj)
             self.store.remove_child(obj)
+            if obj["kind"] == "StatefulSet":  # the new workload has no use for its claims
+                await self._delete_claims(key, "no longer a StatefulSet")
         body = self.store.services.get(key, body)  # as the finalizer write left it
         reasons = [str(failure) for failure in refused]
         await self._report(key, service, body, built, context, decision, reasons)
@@ -191,8 +193,24 @@ class Reconciler:
         except ApiException as error:
             if error.status not in REFUSED:
                 raise
-            return Refused(f"{obj['kind']} {obj['metadata']['name']}: {_message(error)}")
+            if not _immutable(obj, error):
+                return Refused(f"{obj['kind']} {obj['metadata']['name']}: {_message(error)}")
+            await self._recreate(key, obj)
         return None
+
+    async def _recreate(self, key: Key, obj: Object) -> None:
+        """A StatefulSet whose claim templates, pod management policy or service name change
+        cannot be patched: it is deleted, and made anew once it is gone. Its containers go
+        (the new one makes them afresh, as a redeploy does); their claims stay, and the new
+        StatefulSet takes them up."""
+        live = next(
+            (c for c in self.store.children_of(key) if object_key(c) == object_key(obj)), None
+        )
+        if live is not None and not live["metadata"].get("deletionTimestamp"):
+            logger.info("Recreating %s %s/%s: what changed cannot change in place",
+                        obj["kind"], *key)  # fmt: skip
+            await self._call(obj["kind"], self.kube.delete, live)
+        raise Retry(f"{obj['kind']} {key[0]}/{key[1]} is being made anew")
 
     async def _add_finalizer(self, body: Object) -> None:
         finalizers = [*body["metadata"].get("finalizers", []), constants.FINALIZER]
@@ -203,14 +221,20 @@ class Reconciler:
     async def _reset_volumes(self, key: Key) -> None:
         """Deletes the containers' claims; as the redeploy replaces each container, its claim
         goes, and the StatefulSet makes a new, empty one."""
+        await self._delete_claims(key, "redeploying without reusing volumes")
+
+    async def _delete_claims(self, key: Key, why: str) -> None:
+        """Deletes the service's claims. A StatefulSet keeps its claims when it is deleted
+        (so that one made anew takes them up): the operator deletes them when they are no
+        longer needed."""
         selector = f"{constants.LABEL_SERVICE}={key[1]}"
-        claims = await asyncio.to_thread(
-            self.kube.list_objects, "v1", "PersistentVolumeClaim", key[0], selector
-        )
+        claims = await self._call(
+            "PersistentVolumeClaim", self.kube.list_objects, "v1", "PersistentVolumeClaim",
+            key[0], selector,
+        )  # fmt: skip
         for claim in claims:
-            logger.info("Redeploying %s/%s without reusing volumes: deleting %s", *key,
-                        claim["metadata"]["name"])  # fmt: skip
-            await asyncio.to_thread(self.kube.delete, claim)
+            logger.info("%s/%s %s: deleting %s", *key, why, claim["metadata"]["name"])
+            await self._call("PersistentVolumeClaim", self.kube.delete, claim)
 
     async def _report(
         self,
@@ -283,6 +307,7 @@ class Reconciler:
             self.store.remove_child(child)
         if children or self.store.pods_of(key):
             return  # pod events bring us back
+        await self._delete_claims(key, "terminating")
         finalizers = [f for f in body["metadata"].get("finalizers", []) if f != constants.FINALIZER]
         if len(finalizers) != len(body["metadata"].get("finalizers", [])):
             await self._call("finalizer", self.kube.set_finalizers, body, finalizers)
@@ -299,6 +324,14 @@ class Reconciler:
             # (a namespace being deleted accepts no new Events: nobody would read them)
             log = logger.debug if error.status == 403 else logger.warning
             log("Could not record the %s event: %s", reason, error.reason)
+
+
+IMMUTABLE = "updates to statefulset spec for fields other than"
+
+
+def _immutable(obj: Object, error: ApiException) -> bool:
+    """The API server refused the change of a StatefulSet's fields that cannot change."""
+    return error.status == 422 and obj["kind"] == "StatefulSet" and IMMUTABLE in _message(error)
 
 
 def _message(error: ApiException) -> str:

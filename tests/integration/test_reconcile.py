@@ -382,3 +382,55 @@ def test_a_child_the_api_server_refuses_is_reported_and_retried_once_allowed(
         timeout=90,  # the retry's backoff, at most 60 s
     )
     assert refused() is None
+
+
+def test_a_statefulset_is_made_anew_when_what_cannot_change_in_place_changes(
+    api: client.ApiClient, namespace: str, operator: OperatorProcess
+) -> None:
+    """A new binding is a new claim template, and sequential_deployment the pod management
+    policy: a StatefulSet refuses both changes, so the operator replaces it."""
+    apps = client.AppsV1Api(api)
+    services.create(api, namespace, "db", image="mysql", bindings=[{"container_path": "/data"}])
+    wait_for(lambda: services.exactly_running(api, namespace, "db", 1), "db to run")
+    first = apps.read_namespaced_stateful_set("db", namespace)
+    claim = client.CoreV1Api(api).list_namespaced_persistent_volume_claim(namespace).items[0]
+    offset = len(operator.output())
+
+    services.patch_spec(
+        api, namespace, "db", sequential_deployment=True,
+        bindings=[{"container_path": "/data"}, {"container_path": "/logs"}],
+    )  # fmt: skip
+
+    def replaced() -> Any:
+        statefulset = apps.read_namespaced_stateful_set("db", namespace)
+        return statefulset if statefulset.metadata.uid != first.metadata.uid else None
+
+    statefulset = wait_for(replaced, "a new StatefulSet")
+    assert statefulset.spec.pod_management_policy == "OrderedReady"
+    assert len(statefulset.spec.volume_claim_templates) == 2
+    wait_for(
+        lambda: (
+            (services.get(api, namespace, "db").get("status") or {}).get("state") == "Running"
+            and services.exactly_running(api, namespace, "db", 1)
+        ),
+        "db to run again",
+    )
+    claims = client.CoreV1Api(api).list_namespaced_persistent_volume_claim(namespace).items
+    assert claim.metadata.uid in {c.metadata.uid for c in claims}  # /data's claim is kept
+    conditions = services.get(api, namespace, "db")["status"]["conditions"]
+    assert next(c for c in conditions if c["type"] == "Applied")["status"] == "True"
+    assert "Traceback" not in operator.output()[offset:]
+
+    services.delete(api, namespace, "db")  # terminating deletes the kept claims
+    wait_for(
+        lambda: (
+            not [
+                c
+                for c in client.CoreV1Api(api)
+                .list_namespaced_persistent_volume_claim(namespace)
+                .items
+                if c.metadata.deletion_timestamp is None
+            ]
+        ),
+        "the claims to be deleted",
+    )

@@ -199,7 +199,7 @@ def test_sequential_deployment_becomes_an_ordered_stateful_set_with_a_headless_s
                 "serviceName": "db-containers",
                 "podManagementPolicy": "OrderedReady",
                 "persistentVolumeClaimRetentionPolicy": {
-                    "whenDeleted": "Delete",
+                    "whenDeleted": "Retain",
                     "whenScaled": "Delete",
                 },
             },
@@ -259,7 +259,7 @@ def test_container_path_volumes_become_claim_templates_of_a_parallel_stateful_se
             "serviceName": "db-containers",
             "podManagementPolicy": "Parallel",
             "persistentVolumeClaimRetentionPolicy": {
-                "whenDeleted": "Delete",
+                "whenDeleted": "Retain",
                 "whenScaled": "Delete",
             },
             "volumeClaimTemplates": [
@@ -321,7 +321,7 @@ def test_a_stopped_stateful_set_keeps_its_volumes_for_the_next_start() -> None:
     spec = workload(db, Context())["spec"]
     assert spec["replicas"] == 0
     assert spec["persistentVolumeClaimRetentionPolicy"] == {
-        "whenDeleted": "Delete",
+        "whenDeleted": "Retain",
         "whenScaled": "Retain",
     }
 

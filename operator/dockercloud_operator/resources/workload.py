@@ -77,10 +77,12 @@ def workload(service: Service, context: Context) -> Object:
             "podManagementPolicy": "OrderedReady"
             if service.spec.sequential_deployment
             else "Parallel",
-            # Terminating the service (or scaling it down) deletes its containers' volumes;
-            # stopping it (replicas 0) keeps them for the next start.
+            # Scaling the service down deletes its containers' volumes; stopping it (replicas 0)
+            # keeps them for the next start. The StatefulSet keeps them when it is deleted, so
+            # that one made anew (a change of what cannot change in place) takes them up; the
+            # operator deletes them when the service terminates or stops being a StatefulSet.
             "persistentVolumeClaimRetentionPolicy": {
-                "whenDeleted": "Delete",
+                "whenDeleted": "Retain",
                 "whenScaled": "Delete" if service.spec.running else "Retain",
             },
         }
