@@ -125,15 +125,15 @@ def verb(method: str, url: str) -> str:
 class StoreCollector(Collector):
     """Services by state, and the work queue's keys, read from the reconciler when scraped."""
 
-    def __init__(self, services: Callable[[], Iterable[Object]], keys: Callable[[], int]) -> None:
-        self._services = services
+    def __init__(self, states: Callable[[], Iterable[str | None]], keys: Callable[[], int]) -> None:
+        self._states = states
         self._keys = keys
 
     def collect(self) -> Iterator[Metric]:
         tally = Tally({state.value: 0 for state in State})
         tally[UNKNOWN_STATE] += 0
-        for body in self._services():
-            tally[(body.get("status") or {}).get("state") or UNKNOWN_STATE] += 1
+        for state in self._states():
+            tally[state or UNKNOWN_STATE] += 1
         services = GaugeMetricFamily(
             "dockercloud_operator_services",
             "Services the operator knows, by the state it last reported for them.",
@@ -190,7 +190,7 @@ async def serve(
         logger.error("Not serving metrics: cannot listen on %s:%d (%s).", host, port, error)
         await runner.cleanup()
         return None
-    collector = StoreCollector(reconciler.store.services.values, lambda: reconciler.queue.busy)
+    collector = StoreCollector(reconciler.store.states.values, lambda: reconciler.queue.busy)
     registry.register(collector)
     logger.info("Serving metrics at http://%s:%d/metrics", host, port)
     return Server(runner, collector, registry)

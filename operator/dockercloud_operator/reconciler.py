@@ -143,7 +143,7 @@ class Reconciler:
 
     async def reconcile(self, key: Key) -> None:
         service = self.store.models.get(key)
-        body = self.store.services.get(key)
+        body = self.store.service(key)
         if service is None or body is None:
             return
         if service.metadata.deletionTimestamp:
@@ -174,7 +174,7 @@ class Reconciler:
             self.store.remove_child(obj)
             if obj["kind"] == "StatefulSet":  # the new workload has no use for its claims
                 await self._delete_claims(key, "no longer a StatefulSet")
-        body = self.store.services.get(key, body)  # as the finalizer write left it
+        body = self.store.service(key) or body  # as the finalizer write left it
         reasons = [str(failure) for failure in refused]
         await self._report(key, service, body, built, context, decision, reasons)
         if refused:
@@ -300,7 +300,7 @@ class Reconciler:
     async def _terminate(self, key: Key, service: Service, body: Object) -> None:
         """Terminating: delete the children, wait for the containers to go, then let go."""
         await self._report(key, service, body, Built([], []), Context())
-        body = self.store.services.get(key, body)  # as the status write left it
+        body = self.store.service(key) or body  # as the status write left it
         children = self.store.children_of(key)
         for child in children:
             await self._call(child["kind"], self.kube.delete, child)

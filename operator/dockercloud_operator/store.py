@@ -4,7 +4,8 @@ Kept up to date from watch events (and a first full listing at start-up, so noth
 reconciled against a half-known world). What that listing found is confirmed by the watches'
 own first listing; an object deleted in between is never confirmed, and `forget_unconfirmed`
 drops it. Bodies are stored without managedFields, which are most of an object's size and
-never read here; children as JSON text (`Packed`), pods as the few fields the status reads."""
+never read here; services and children as JSON text (`Packed`), pods as the few fields the
+status reads."""
 
 from __future__ import annotations
 
@@ -85,7 +86,8 @@ class Packed:
 
 class Store:
     def __init__(self) -> None:
-        self.services: dict[Key, Object] = {}
+        self.services: dict[Key, Packed] = {}
+        self.states: dict[Key, str | None] = {}  # each service's last reported state
         self.models: dict[Key, Service] = {}
         self.index = Services()  # the models by name and uid, for resolving references
         self.linking: set[Key] = set()  # services that reference others
@@ -121,11 +123,17 @@ class Store:
 
     # -- services --------------------------------------------------------------------------
 
+    def service(self, key: Key) -> Object | None:
+        """The service's body as last seen."""
+        packed = self.services.get(key)
+        return packed.body() if packed else None
+
     def knows_service(self, body: Object) -> bool:
         """This version of the service, or a newer one, is stored already (a watch event
         that says so still confirms what the start-up listing saw)."""
         key = (body["metadata"]["namespace"], body["metadata"]["name"])
-        new, old = _version(body), _version(self.services.get(key))
+        stored = self.services.get(key)
+        new, old = _version(body), stored.version if stored else None
         if new is None or old is None or new > old:
             return False
         self._seen(("service", *key), listed=False)
@@ -134,11 +142,18 @@ class Store:
     def put_service(self, body: Object, listed: bool = False) -> Key:
         body = _trimmed(body)
         key = (body["metadata"]["namespace"], body["metadata"]["name"])
-        if _older(body, self.services.get(key)):
-            return key
+        stored, version = self.services.get(key), _version(body)
+        if (
+            stored
+            and stored.version is not None
+            and version is not None
+            and version < stored.version
+        ):
+            return key  # a write's answer that a later watch event overtook
         self.remove_service(key)
         self._seen(("service", *key), listed)
-        self.services[key] = body
+        self.services[key] = Packed.of(body)
+        self.states[key] = (body.get("status") or {}).get("state")
         try:
             model = Service.model_validate(body)
         except ValidationError:
@@ -152,6 +167,7 @@ class Store:
     def remove_service(self, key: Key) -> None:
         self.unconfirmed.discard(("service", *key))
         self.services.pop(key, None)
+        self.states.pop(key, None)
         self.linking.discard(key)
         model = self.models.pop(key, None)
         if model is not None:

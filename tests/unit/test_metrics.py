@@ -69,17 +69,17 @@ def test_reconciles_are_counted_and_timed_by_result() -> None:
 
 
 def test_services_are_counted_by_state_when_scraped() -> None:
-    store = SimpleNamespace(services={})
+    store = SimpleNamespace(states={})
     reconciler = SimpleNamespace(store=store, queue=SimpleNamespace(busy=2))
     registry = CollectorRegistry()
-    registry.register(metrics.StoreCollector(store.services.values, lambda: reconciler.queue.busy))
-    store.services[("a", "web")] = {"status": {"state": "Running"}}
-    store.services[("a", "db")] = {"status": {"state": "Running"}}
-    store.services[("b", "new")] = {}
+    registry.register(metrics.StoreCollector(store.states.values, lambda: reconciler.queue.busy))
+    store.states[("a", "web")] = "Running"
+    store.states[("a", "db")] = "Running"
+    store.states[("b", "new")] = None
     text = generate_latest(registry).decode()
     assert 'dockercloud_operator_services{state="Running"} 2.0' in text
     assert 'dockercloud_operator_services{state="Unknown"} 1.0' in text
     assert 'dockercloud_operator_services{state="Stopped"} 0.0' in text  # every state, always
     assert "dockercloud_operator_workqueue_keys 2.0" in text
-    del store.services[("a", "db")]  # computed anew at every scrape
+    del store.states[("a", "db")]  # computed anew at every scrape
     assert 'state="Running"} 1.0' in generate_latest(registry).decode()

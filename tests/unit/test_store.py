@@ -35,7 +35,7 @@ def test_services_are_kept_without_managed_fields() -> None:
     store = Store()
     key = store.put_service(body("web", "u1"))
     assert key == ("ns", "web")
-    assert "managedFields" not in store.services[key]["metadata"]
+    assert "managedFields" not in (store.service(key) or {})["metadata"]
     assert store.models[key].spec.image == "nginx"
 
 
