@@ -84,6 +84,19 @@ class Packed:
         return body
 
 
+def _same_definition(model: Service, metadata: Object) -> bool:
+    """The body defines the same service as the model: its spec has not changed (the same
+    generation of the same object) and neither has the metadata the model reads."""
+    known = model.metadata
+    return (
+        known.generation is not None
+        and (known.uid, known.generation) == (metadata.get("uid"), metadata.get("generation"))
+        and known.deletionTimestamp == metadata.get("deletionTimestamp")
+        and known.labels == metadata.get("labels", {})
+        and known.annotations == metadata.get("annotations", {})
+    )
+
+
 class Store:
     def __init__(self) -> None:
         self.services: dict[Key, Packed] = {}
@@ -150,10 +163,13 @@ class Store:
             and version < stored.version
         ):
             return key  # a write's answer that a later watch event overtook
-        self.remove_service(key)
         self._seen(("service", *key), listed)
         self.services[key] = Packed.of(body)
         self.states[key] = (body.get("status") or {}).get("state")
+        model = self.models.get(key)
+        if model is not None and _same_definition(model, body["metadata"]):
+            return key  # only its status or finalizers changed: the model stands
+        self._forget_model(key)
         try:
             model = Service.model_validate(body)
         except ValidationError:
@@ -168,6 +184,9 @@ class Store:
         self.unconfirmed.discard(("service", *key))
         self.services.pop(key, None)
         self.states.pop(key, None)
+        self._forget_model(key)
+
+    def _forget_model(self, key: Key) -> None:
         self.linking.discard(key)
         model = self.models.pop(key, None)
         if model is not None:

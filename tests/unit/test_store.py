@@ -148,3 +148,20 @@ def test_pods_are_kept_with_only_what_the_status_reads() -> None:
             },
         }
     ]  # fmt: skip
+
+
+def test_a_status_change_keeps_the_model_and_a_new_generation_replaces_it() -> None:
+    store = Store()
+    first = body("web", "u1") | {"status": {"state": "Starting"}}
+    first["metadata"] |= {"generation": 1, "resourceVersion": "5"}
+    key = store.put_service(first)
+    model = store.models[key]
+    running = first | {"status": {"state": "Running"}}
+    running["metadata"] = first["metadata"] | {"resourceVersion": "6"}
+    store.put_service(running)
+    assert store.models[key] is model  # only the status changed: not validated again
+    assert store.states[key] == "Running"
+    scaled = body("web", "u1", target_num_containers=3)
+    scaled["metadata"] |= {"generation": 2, "resourceVersion": "7"}
+    store.put_service(scaled)
+    assert store.models[key].spec.target_num_containers == 3
