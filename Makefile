@@ -52,7 +52,7 @@ test: lint testbed ## everything: lint, unit tests, integration tests on a real 
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 .PHONY: chaos
-chaos: testbed ## the fault suite on a control plane of its own (CHAOS_ARGS="--help" for its knobs)
+chaos: testbed ## the fault suite on a control plane of its own (CHAOS_ARGS="--services 60 ...")
 	env -u KUBECONFIG $(PY) -m chaos.run $(CHAOS_ARGS)
 
 # -- clusters -----------------------------------------------------------------------------------
@@ -89,11 +89,3 @@ SIZES ?= 100
 bench: testbed ## the operator against direct applies on the local control plane (SIZES="100 1000")
 	@$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install --quiet matplotlib
 	$(PY) -m bench.run --sizes $(SIZES) --out bench/results
-
-# -- faults -------------------------------------------------------------------------------------
-
-CHAOS_ARGS ?=
-
-.PHONY: chaos
-chaos: testbed ## the fault suite on a control plane of its own (CHAOS_ARGS="--services 60 ...")
-	$(PY) -m chaos.run $(CHAOS_ARGS)
