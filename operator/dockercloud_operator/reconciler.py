@@ -64,7 +64,8 @@ class Reconciler:
         self.store = Store()
         self.queue = WorkQueue(self._reconcile_key)
         self.status_hold = status_hold
-        self._transitional_since: dict[Key, float] = {}  # a state not yet worth a write
+        # Transitional statuses not written yet: since when, and the status as computed.
+        self._held: dict[Key, tuple[float, Object]] = {}
         self._lanes: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(LANE_WIDTH)
         )
@@ -114,6 +115,8 @@ class Reconciler:
     def service_seen(self, body: Object) -> None:
         """A service was created or changed: reconcile it, and the services that use it."""
         if self.store.knows_service(body):  # the echo of the operator's own write
+            # (or the watch listed the world again, after an outage: retry now, not later)
+            self.queue.wake((body["metadata"]["namespace"], body["metadata"]["name"]))
             return
         key = self.store.put_service(body)
         self.queue.add(key)
@@ -124,6 +127,7 @@ class Reconciler:
         """A service is gone: the services that used it lose their links to it."""
         dependents = self.store.dependents(key)
         self.store.remove_service(key)
+        self._held.pop(key, None)
         for dependent in dependents:
             self.queue.add(dependent)
 
@@ -270,32 +274,29 @@ class Reconciler:
             refused=refused or [],
         )
         previous = body.get("status") or {}
-        status = compute(service, observed, previous, datetime.now(UTC))
+        # The state machine goes on from a held status, as if it had been written.
+        since, basis = self._held.get(key, (time.monotonic(), previous))
+        status = compute(service, observed, basis, datetime.now(UTC))
         if _same(status, previous):
-            self._transitional_since.pop(key, None)
+            self._held.pop(key, None)
             return
-        if status["state"] in TRANSITIONAL and not refused and self._hold(key):
+        left = since + self.status_hold - time.monotonic()
+        if status["state"] in TRANSITIONAL and not refused and left > 0:
+            self._held[key] = (since, status)
+            self.queue.add_after(key, left)  # written then, if it still holds
             return
-        self._transitional_since.pop(key, None)
+        self._held.pop(key, None)
         self.store.put_service(await self._call("status", self.kube.patch_status, body, status))
         if status.get("state") != previous.get("state"):
             await self._event(body, status["state"], _describe(status))
+            if observed.held:  # the new state may allow what the old one held
+                self.queue.add(key)
         held = observed.held_message
         if held and _condition_message(previous, "ActionsAllowed") != held:
             await self._event(body, "ActionHeld", held, warning=True)
         message = "; ".join(observed.refused)
         if message and _condition_message(previous, "Applied") != message:
             await self._event(body, "Refused", message, warning=True)
-
-    def _hold(self, key: Key) -> bool:
-        """Whether a transitional status waits; if so, the service is looked at again when
-        its hold ends."""
-        now = time.monotonic()
-        left = self._transitional_since.setdefault(key, now) + self.status_hold - now
-        if left <= 0:
-            return False
-        self.queue.add_after(key, left)
-        return True
 
     async def _terminate(self, key: Key, service: Service, body: Object) -> None:
         """Terminating: delete the children, wait for the containers to go, then let go."""

@@ -42,6 +42,12 @@ class WorkQueue:
         else:
             self._workers[key] = asyncio.create_task(self._run(key), name=f"reconcile {key}")
 
+    def wake(self, key: Hashable) -> None:
+        """Cuts short the key's retry backoff, if it is sleeping one; nothing else."""
+        if key in self._waking:
+            self._again.add(key)
+            self._waking[key].set()
+
     def add_after(self, key: Hashable, delay: float) -> None:
         """Adds the key once `delay` seconds have passed (or sooner, if already due)."""
         loop = asyncio.get_running_loop()
@@ -106,14 +112,18 @@ class WorkQueue:
 
 
 UNREACHABLE = ("MaxRetryError", "NewConnectionError", "ProtocolError", "ReadTimeoutError")
+UNAVAILABLE = (502, 503, 504)  # HTTP statuses of a server that cannot answer yet
 
 
 def _unreachable(error: BaseException | None) -> bool:
-    """The API server cannot be reached (restarting, say): a connection that failed, as the
-    standard library or urllib3 (by name: it is the client's dependency, not ours) says."""
+    """The API server cannot be reached or cannot answer yet (restarting, say): a connection
+    that failed, as the standard library or urllib3 (by name: it is the client's dependency,
+    not ours) says, or a 502/503/504."""
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
         if isinstance(error, ConnectionError | TimeoutError) or type(error).__name__ in UNREACHABLE:
+            return True
+        if getattr(error, "status", None) in UNAVAILABLE:  # e.g. starting: paths not installed
             return True
         seen.add(id(error))
         error = error.__cause__ or error.__context__

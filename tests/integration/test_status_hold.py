@@ -83,3 +83,23 @@ def test_a_start_that_lasts_is_written_as_starting_once_the_hold_is_over(
     assert _event_reasons(api, namespace, "web") == ["Starting"]
     assert "Traceback" not in held.output()
     delete_services(api, namespace)
+
+
+def test_a_scale_held_past_the_hold_is_written_as_scaling(
+    api: client.ApiClient, namespace: str, held: Operator
+) -> None:
+    """A container per node on a host port: one more than there are nodes cannot be placed.
+    The new container exists (Pending) within the hold; the state written after it is Scaling,
+    as if the hold had not been there (not Partly running)."""
+    nodes = len(client.CoreV1Api(api).list_node().items)
+    port = {"protocol": "tcp", "inner_port": 80, "published": True, "outer_port": 8080}
+    services.create(
+        api, namespace, "web", image="nginx", target_num_containers=nodes, container_ports=[port]
+    )
+    wait_for(lambda: _state(api, namespace, "web") == "Running", "web to run", timeout=60)
+    services.patch_spec(api, namespace, "web", target_num_containers=nodes + 1)
+    wait_for(lambda: len(services.pods(api, namespace, "web")) == nodes + 1, "the extra container")
+    wait_for(lambda: _state(api, namespace, "web") != "Running", "a new state", timeout=HOLD + 15)
+    assert _state(api, namespace, "web") == "Scaling"
+    assert _event_reasons(api, namespace, "web")[-1] == "Scaling"
+    delete_services(api, namespace)

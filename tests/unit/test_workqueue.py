@@ -7,6 +7,7 @@ import logging
 from collections.abc import Hashable
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from dockercloud_operator.workqueue import Retry, WorkQueue
 
@@ -153,6 +154,8 @@ def test_an_unreachable_api_server_is_logged_without_a_traceback(
                 except OSError as cause:
                     raise RuntimeError("Max retries exceeded") from cause
             if len(attempts) == 2:
+                raise ApiException(status=503, reason="Service Unavailable")
+            if len(attempts) == 3:
                 raise KeyError("a bug")
 
         queue = WorkQueue(work, first_retry=0.01)
@@ -163,7 +166,33 @@ def test_an_unreachable_api_server_is_logged_without_a_traceback(
 
     with caplog.at_level(logging.INFO, logger="dockercloud_operator.workqueue"):
         asyncio.run(scenario())
-    unreachable, bug = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    unreachable, unavailable, bug = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert unreachable.levelno == logging.WARNING and unreachable.exc_info is None
+    assert unavailable.levelno == logging.WARNING and unavailable.exc_info is None
     assert "Max retries exceeded" in unreachable.getMessage()
     assert bug.levelno == logging.ERROR and bug.exc_info is not None
+
+
+def test_wake_cuts_a_backoff_short_and_starts_nothing_new() -> None:
+    attempts: list[float] = []
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+
+        async def work(key: Hashable) -> None:
+            attempts.append(loop.time())
+            if len(attempts) == 1:
+                raise RuntimeError("refused")
+
+        queue = WorkQueue(work, first_retry=30)
+        queue.ready.set()
+        queue.wake("idle")  # not working, not sleeping: nothing to do
+        queue.add("a")
+        await asyncio.sleep(0.05)
+        queue.wake("a")
+        while queue.busy:
+            await asyncio.sleep(0.01)
+        assert "idle" not in queue._workers
+
+    asyncio.run(scenario())
+    assert len(attempts) == 2 and attempts[1] - attempts[0] < 1
