@@ -210,11 +210,15 @@ class Bed:
         try:
             self._stack.enter_context(self.plane)
             self._stack.callback(self._kill_components)
-            self._patient_node_monitor()
             self.api = config.new_client_from_config(  # type: ignore[no-untyped-call]
                 config_file=str(self.plane.kubeconfig)
             )
+            # The CRD first: kube-controller-manager, restarted next, then knows it from its
+            # start. Its garbage collector looks for new kinds every 30 s only, and until then
+            # it cannot collect the children of a deleted service (`unable to get REST mapping
+            # for app.dockercloud.dev/v1/Service`), so a run's first deletions would leak.
             self._install_crd()
+            self._patient_node_monitor()
             self.operator = Operator(self.plane.kubeconfig, self.workdir / "operator.log")
             self._stack.callback(self.operator.stop)
             stop = threading.Event()

@@ -53,6 +53,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     add("--conflict-seconds", type=float, default=30.0, help="conflicts: writers run (30s)")
     add("--examples", type=int, default=2000, help="fuzz: hypothesis examples (2000)")
     add("--batch", type=int, default=25, help="fuzz: accepted specs checked at a time (25)")
+    add(
+        "--big-target",
+        type=int,
+        default=specs.BIG_TARGET,
+        help=f"fuzz: largest target_num_containers of a stopped service ({specs.BIG_TARGET})",
+    )
     add("--deletion-services", type=int, default=40, help="deletions: services (40)")
     add("--bound", type=float, default=60.0, help="deletions: seconds a deletion may take (60)")
     add("--timeout", type=float, default=600.0, help="seconds to converge after faults (600)")
@@ -75,6 +81,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     if skipped - set(specs.MUTATIONS):
         parser.error(f"unknown mutations: {', '.join(sorted(skipped - set(specs.MUTATIONS)))}")
     specs.SKIPPED_MUTATIONS.update(skipped)
+    if not 0 <= args.big_target <= specs.BIG_TARGET:
+        parser.error(f"--big-target must be from 0 to {specs.BIG_TARGET}")
+    specs.BIG_TARGET = args.big_target
     return args
 
 

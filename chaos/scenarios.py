@@ -93,12 +93,17 @@ def _check_converged(
     return verdict
 
 
+# Problems of a service the operator should have put right by itself.
+DIAGNOSED = ("state", "stale status", "replicas", "drifted", "pods", "image", "service account")
+
+
 def _diagnose(bed: Bed, verdict: checks.Verdict, limit: int = 5) -> str:
-    """Evidence for services in the wrong state: their status against their live workload and
-    pods; then a no-op edit of the workload (a fresh watch event), and the state after it. A
-    state that the edit puts right means the operator's cached view of the cluster was stale."""
+    """Evidence for services in the wrong state or with a wrong workload: their status (and
+    its conditions) against their live workload and pods; then a no-op edit of the workload
+    (a fresh watch event), and the state after it. A service that the edit puts right was
+    waiting for an event: the operator's cached view was stale, or it had not looked again."""
     lines: list[str] = []
-    stuck = sorted({p.where for p in verdict.problems if p.check in ("state", "stale status")})
+    stuck = sorted({p.where for p in verdict.problems if p.check in DIAGNOSED})
     apps, core = client.AppsV1Api(bed.client), client.CoreV1Api(bed.client)
     nudged: list[tuple[str, str]] = []
     for where in stuck[:limit]:
@@ -106,9 +111,13 @@ def _diagnose(bed: Bed, verdict: checks.Verdict, limit: int = 5) -> str:
         body = get_service(bed.client, namespace, name) or {}
         status = body.get("status") or {}
         lines.append(
-            f"{where}: generation {body.get('metadata', {}).get('generation')}, status "
+            f"{where}: generation {body.get('metadata', {}).get('generation')}, spec "
+            f"target_num_containers {body.get('spec', {}).get('target_num_containers')}, status "
             f"{ {k: status.get(k) for k in ('state', 'running_of_target', 'observedGeneration')} }"
         )
+        for condition in status.get("conditions") or []:
+            lines.append(f"  condition {condition.get('type')}={condition.get('status')}: "
+                         f"{condition.get('message')}")  # fmt: skip
         for kind, read in (
             ("Deployment", apps.read_namespaced_deployment),
             ("StatefulSet", apps.read_namespaced_stateful_set),
@@ -121,7 +130,9 @@ def _diagnose(bed: Bed, verdict: checks.Verdict, limit: int = 5) -> str:
             s = workload.status
             lines.append(
                 f"  live {kind}: generation {workload.metadata.generation}, observedGeneration "
-                f"{s.observed_generation}, replicas {getattr(s, 'replicas', None)}, updated "
+                f"{s.observed_generation}, spec.replicas "
+                f"{getattr(workload.spec, 'replicas', None)}, replicas "
+                f"{getattr(s, 'replicas', None)}, updated "
                 f"{getattr(s, 'updated_replicas', None)}, ready "
                 f"{getattr(s, 'ready_replicas', getattr(s, 'number_ready', None))}"
             )
@@ -144,11 +155,16 @@ def _diagnose(bed: Bed, verdict: checks.Verdict, limit: int = 5) -> str:
             )
     if nudged:
         time.sleep(10)
+        after = checks.inspect(bed.client, sorted({ns for ns, _ in nudged}))
         for namespace, name in nudged:
             state = ((get_service(bed.client, namespace, name) or {}).get("status") or {}).get(
                 "state"
             )
-            lines.append(f"after a no-op edit of its workload, {namespace}/{name} is {state!r}")
+            left = [p for p in after.problems if p.where == f"{namespace}/{name}"]
+            lines.append(
+                f"after a no-op edit of its workload, {namespace}/{name} is {state!r}, "
+                + (f"{len(left)} problems left: {[p.check for p in left]}" if left else "right")
+            )
     return "\n".join(lines)
 
 
@@ -962,8 +978,10 @@ def deletions(
             f"state={(s.get('status') or {}).get('state')}"
             for s in list_services(bed.client, ns_ns)
         ]
+        objects = [str(p) for p in checks.leftovers(bed.client, [ns_ns])]
         result.fail("stuck namespace", f"{ns_ns} not gone after {bound * 2:.0f}s",
-                    "services left: " + ", ".join(left[:20]))  # fmt: skip
+                    "services left: " + ", ".join(left[:20]) + "\nobjects of theirs left:\n"
+                    + "\n".join(objects[:40] or ["none"]))  # fmt: skip
         ok = False
     else:
         seconds = time.monotonic() - namespace_deleted
@@ -1005,6 +1023,8 @@ def _gone(
             f"state={(s.get('status') or {}).get('state')}"
             for s in left[:20]
         )
+        objects = [str(p) for p in checks.leftovers(bed.client, namespaces, names)]
+        evidence += "\nobjects of theirs left:\n" + "\n".join(objects[:40] or ["none"])
         result.fail("stuck finalizer", f"{what}: {len(left)} services not gone after "
                     f"{bound:.0f}s", evidence)  # fmt: skip
         return False
@@ -1077,6 +1097,7 @@ def known_findings(
             result.fail(f"finding {finding.name}", finding.what, evidence)
     result.rounds = len(FINDINGS)
     result.rounds_survived = len(FINDINGS) - len({f.check for f in result.failures})
+    _check_operator(bed, result, "known findings")  # huge-target: the memory watchdog
 
 
 def _not_refused(finding: Finding, namespace: str, create: Callable[[], Object]) -> str:
