@@ -93,30 +93,6 @@ def test_drain_cancels_the_workers() -> None:
     assert asyncio.run(scenario()) == 0
 
 
-def test_a_new_request_cuts_a_retry_backoff_short() -> None:
-    attempts: list[float] = []
-
-    async def scenario() -> None:
-        loop = asyncio.get_running_loop()
-
-        async def work(key: Hashable) -> None:
-            attempts.append(loop.time())
-            if len(attempts) == 1:
-                raise RuntimeError("refused")
-
-        queue = WorkQueue(work, first_retry=30)
-        queue.ready.set()
-        queue.add("a")
-        await asyncio.sleep(0.05)
-        queue.add("a")  # news: the retry does not wait out its 30 s
-        while queue.busy:
-            await asyncio.sleep(0.01)
-
-    asyncio.run(scenario())
-    assert len(attempts) == 2
-    assert attempts[1] - attempts[0] < 1
-
-
 def test_add_after_adds_once_the_delay_has_passed_and_keeps_the_earliest() -> None:
     calls: list[float] = []
 
@@ -173,7 +149,10 @@ def test_an_unreachable_api_server_is_logged_without_a_traceback(
     assert bug.levelno == logging.ERROR and bug.exc_info is not None
 
 
-def test_wake_cuts_a_backoff_short_and_starts_nothing_new() -> None:
+@pytest.mark.parametrize("news", ["add", "wake"])
+def test_news_cuts_a_retry_backoff_short(news: str) -> None:
+    """A new request (add), or a sign that the failure may be over (wake), ends the wait; wake
+    starts nothing for a key that is not waiting."""
     attempts: list[float] = []
 
     async def scenario() -> None:
@@ -186,10 +165,10 @@ def test_wake_cuts_a_backoff_short_and_starts_nothing_new() -> None:
 
         queue = WorkQueue(work, first_retry=30)
         queue.ready.set()
-        queue.wake("idle")  # not working, not sleeping: nothing to do
+        queue.wake("idle")
         queue.add("a")
         await asyncio.sleep(0.05)
-        queue.wake("a")
+        getattr(queue, news)("a")  # the retry does not wait out its 30 s
         while queue.busy:
             await asyncio.sleep(0.01)
         assert "idle" not in queue._workers
