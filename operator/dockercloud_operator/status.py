@@ -153,7 +153,11 @@ def synchronized(service: Service, workload: Object | None) -> bool:
     and no container of an older one is left."""
     if workload is None:
         return not service.spec.running
-    return not observed_generation_lags(workload) and not rolling_out(workload)
+    # A workload that was never changed has only ever had one definition: whether or not its
+    # controller has said so yet, no container of an older one can exist. (At scale the
+    # controller says so seconds after the containers run, which would cost a status write.)
+    first = int(workload["metadata"].get("generation", 0)) <= 1
+    return (first or not observed_generation_lags(workload)) and not rolling_out(workload)
 
 
 # -- state --------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from dockercloud_operator.status import (
     documented_datetime,
     image_name,
     state,
+    synchronized,
 )
 
 NOW = datetime(2014, 10, 13, 11, 1, 43, tzinfo=UTC)
@@ -280,3 +281,10 @@ def test_a_stopped_service_shows_the_target_it_keeps() -> None:
     status = compute(service(running=False, target_num_containers=3), Observed(deployment(0)),
                      {"state": "Stopping", "deployed_datetime": "x"}, NOW)  # fmt: skip
     assert (status["state"], status["running_of_target"]) == ("Stopped", "0/3")
+
+
+def test_a_never_changed_workload_is_synchronized_before_its_controller_says_so() -> None:
+    fresh = deployment(1, generation=1, observed=0)  # the controller has not caught up yet
+    assert synchronized(service(), fresh)
+    changed = deployment(1, generation=3, observed=2)  # a new template not yet looked at
+    assert not synchronized(service(), changed)
