@@ -45,7 +45,7 @@ def path(api_version: str, kind: str, namespace: str | None = None, name: str | 
     return "/".join(parts)
 
 
-API_THREADS = 64  # concurrent API calls: the handlers' thread pool and the connection pool
+API_THREADS = 32  # concurrent API calls: the handlers' thread pool and the connection pool
 
 
 def new_api_client() -> client.ApiClient:
