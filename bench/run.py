@@ -55,9 +55,10 @@ from bench.cluster import (
 )
 from bench.process import OperatorProcess, profile_summary
 from bench.report import markdown, percentile, plot, rounded
-from dockercloud_operator import constants, crd, names
+from dockercloud_operator import constants, names
 from dockercloud_operator.kube import Kube
 from dockercloud_operator.render import render
+from testbed import service_crd
 from testbed.controlplane import ControlPlane, signals_raise
 
 Object = dict[str, Any]
@@ -113,32 +114,6 @@ def rendered(service_list: Sequence[str], namespace: str) -> list[list[Object]]:
         if obj:
             groups.setdefault(obj["metadata"]["labels"][constants.LABEL_SERVICE], []).append(obj)
     return [groups[name] for name in service_list]
-
-
-def install_crd(api: client.ApiClient, timeout: float = 60.0) -> None:
-    """The Service CRD, server-side applied and served."""
-    extensions = client.ApiextensionsV1Api(api)
-    extensions.patch_custom_resource_definition(
-        crd.CRD_NAME,
-        crd.custom_resource_definition(),
-        field_manager="bench",
-        force=True,
-        _content_type="application/apply-patch+yaml",
-    )
-    deadline = time.monotonic() + timeout
-    while True:
-        status = extensions.read_custom_resource_definition(crd.CRD_NAME).status
-        conditions = (status.conditions if status else None) or []
-        if any(c.type == "Established" and c.status == "True" for c in conditions):
-            with contextlib.suppress(client.exceptions.ApiException):
-                resources = client.CustomObjectsApi(api).get_api_resources(
-                    constants.GROUP, constants.VERSION
-                )
-                if any(r.name == constants.PLURAL for r in resources.resources):
-                    return
-        if time.monotonic() > deadline:
-            raise TimeoutError("the Service CRD was not served in time")
-        time.sleep(0.2)
 
 
 # -- waiting ------------------------------------------------------------------------------------
@@ -346,7 +321,7 @@ def operator_phase(size: int, settings: Settings, say: Say, workdir: Path, out: 
     with plane(settings, say) as cluster, contextlib.ExitStack() as stack:
         admin = api_client(cluster.kubeconfig)
         metrics = Metrics(cluster.kubeconfig, workdir)
-        install_crd(admin)
+        service_crd.install(admin, field_manager="bench")
         identity = Identity.create(admin, cluster.kubeconfig, "dockercloud-operator", workdir)
         namespace = create_namespace(admin, f"bench-operator-{uuid.uuid4().hex[:6]}")
         operator = OperatorProcess(identity.kubeconfig, out / f"operator-{size}.log")

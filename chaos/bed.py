@@ -24,8 +24,7 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from dockercloud_operator import crd
-from dockercloud_operator.constants import GROUP, VERSION
+from testbed import service_crd
 from testbed.controlplane import Component, ControlPlane, _http_ok
 
 T = TypeVar("T")
@@ -281,26 +280,10 @@ class Bed:
             time.sleep(0.2)
 
     def _install_crd(self) -> None:
-        extensions = client.ApiextensionsV1Api(self.client)
-        extensions.patch_custom_resource_definition(
-            crd.CRD_NAME,
-            crd.custom_resource_definition(),
-            field_manager="dockercloud-chaos",
-            force=True,
-            _content_type="application/apply-patch+yaml",
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                resources = client.CustomObjectsApi(self.client).get_api_resources(GROUP, VERSION)
-                if any(r.name == "services" for r in resources.resources):
-                    return
-            except ApiException as error:
-                if error.status != 404:
-                    raise
-            if time.monotonic() > deadline:
-                raise BedError("the Service CRD was not served within 60s")
-            time.sleep(0.2)
+        try:
+            service_crd.install(self.client, field_manager="dockercloud-chaos")
+        except TimeoutError as error:
+            raise BedError(str(error)) from None
 
     # -- faults on the control plane ------------------------------------------------------------
 

@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
 
 from dockercloud_operator import crd
 from testbed import build
+from testbed import service_crd as service_crd_module
 from testbed.controlplane import ControlPlane
 from tests.operator_process import OperatorProcess
-from tests.wait import wait_for
 
 
 @pytest.fixture(scope="session")
@@ -61,31 +60,7 @@ def kubectl() -> str:
 @pytest.fixture(scope="session")
 def service_crd(api: client.ApiClient) -> str:
     """The Service CRD, server-side applied from the models and served; returns its name."""
-    extensions = client.ApiextensionsV1Api(api)
-    extensions.patch_custom_resource_definition(
-        crd.CRD_NAME,
-        crd.custom_resource_definition(),
-        field_manager="dockercloud-operator-tests",
-        force=True,
-        _content_type="application/apply-patch+yaml",
-    )
-
-    def served() -> bool:
-        status = extensions.read_custom_resource_definition(crd.CRD_NAME).status
-        established = any(
-            c.type == "Established" and c.status == "True" for c in status.conditions or []
-        )
-        if not established:
-            return False
-        try:  # discovery may lag Established a moment
-            listing = client.CustomObjectsApi(api).get_api_resources("app.dockercloud.dev", "v1")
-        except ApiException as error:
-            if error.status == 404:
-                return False
-            raise
-        return any(r.name == "services" for r in listing.resources)
-
-    wait_for(served, "the Service CRD to be served")
+    service_crd_module.install(api, field_manager="dockercloud-operator-tests")
     return crd.CRD_NAME
 
 
