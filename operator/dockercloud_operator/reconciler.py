@@ -161,7 +161,9 @@ class Reconciler:
         built = build(service, context)
         desired_workload = next(o for o in built.objects if o["kind"] in WORKLOAD_KINDS)
         if resets_volumes(service, desired_workload, _workload(children)):
-            await self._reset_volumes(key)
+            # Each container's claim goes as the redeploy replaces the container, and the
+            # StatefulSet makes a new, empty one.
+            await self._delete_claims(key, "redeploying without reusing volumes")
         work = plan(built.objects, children)
         # The finalizer and the children are written side by side: each is its own request,
         # and none needs another's answer (the children's owner is the service's uid).
@@ -221,11 +223,6 @@ class Reconciler:
         self.store.put_service(
             await self._call("finalizer", self.kube.set_finalizers, body, finalizers)
         )
-
-    async def _reset_volumes(self, key: Key) -> None:
-        """Deletes the containers' claims; as the redeploy replaces each container, its claim
-        goes, and the StatefulSet makes a new, empty one."""
-        await self._delete_claims(key, "redeploying without reusing volumes")
 
     async def _delete_claims(self, key: Key, why: str) -> None:
         """Deletes the service's claims. A StatefulSet keeps its claims when it is deleted

@@ -32,11 +32,10 @@ def _version(body: Object | None) -> int | None:
         return None
 
 
-def _older(incoming: Object, stored: Object | None) -> bool:
-    """The incoming body is older than the stored one. A write's response and the watch event
-    of a later write race each other: the older must not overwrite the newer. (Resource
-    versions are opaque strings; the API server's are etcd revisions, compared as such.)"""
-    new, old = _version(incoming), _version(stored)
+def _older(new: int | None, old: int | None) -> bool:
+    """Version `new` is older than `old`. A write's response and the watch event of a later
+    write race each other: the older must not overwrite the newer. (Resource versions are
+    opaque strings; the API server's are etcd revisions, compared as such.)"""
     return new is not None and old is not None and new < old
 
 
@@ -156,12 +155,7 @@ class Store:
         body = _trimmed(body)
         key = (body["metadata"]["namespace"], body["metadata"]["name"])
         stored, version = self.services.get(key), _version(body)
-        if (
-            stored
-            and stored.version is not None
-            and version is not None
-            and version < stored.version
-        ):
+        if stored and _older(version, stored.version):
             return key  # a write's answer that a later watch event overtook
         self._seen(("service", *key), listed)
         self.services[key] = Packed.of(body)
@@ -223,7 +217,7 @@ class Store:
         if stored is not None and version is not None and version == stored.version:
             self._seen(("child", *object_key(body)), listed)
             return None
-        if stored is None or version is None or stored.version is None or version > stored.version:
+        if stored is None or not _older(version, stored.version):
             self.children[owner][object_key(body)] = Packed.of(_trimmed(body))
             self._seen(("child", *object_key(body)), listed)
         return owner
@@ -245,7 +239,7 @@ class Store:
     def put_pod(self, body: Object, listed: bool = False) -> Key | None:
         owner = self.owner_of(body)
         name = body["metadata"]["name"]
-        if owner is not None and not _older(body, self.pods[owner].get(name)):
+        if owner is not None and not _older(_version(body), _version(self.pods[owner].get(name))):
             self.pods[owner][name] = _pod_essentials(body)
             self._seen(("pod", owner[0], name), listed)
         return owner
