@@ -87,6 +87,8 @@ class Kube:
     def __init__(self, api: client.ApiClient, field_manager: str = constants.FIELD_MANAGER):
         self.api = api
         self.field_manager = field_manager
+        # Patches name the operator as their field manager (not the client's user agent).
+        self._manager = [("fieldManager", field_manager)]
 
     def request(
         self,
@@ -162,7 +164,11 @@ class Kube:
         body = {"status": {**{key: None for key in previous if key not in status}, **status}}
         url = path(*SERVICE_API, metadata["namespace"], metadata["name"]) + "/status"
         patched: Object = self.request(
-            "PATCH", url, body=body, content_type="application/merge-patch+json"
+            "PATCH",
+            url,
+            body=body,
+            query=self._manager,
+            content_type="application/merge-patch+json",
         )
         return patched
 
@@ -174,7 +180,11 @@ class Kube:
         }
         url = path(*SERVICE_API, metadata["namespace"], metadata["name"])
         patched: Object = self.request(
-            "PATCH", url, body=body, content_type="application/merge-patch+json"
+            "PATCH",
+            url,
+            body=body,
+            query=self._manager,
+            content_type="application/merge-patch+json",
         )
         return patched
 
