@@ -35,9 +35,10 @@ testbed: $(STAMP) ## build the local control plane's binaries (cached under ~/.c
 	$(PY) -m testbed.controlplane build
 
 .PHONY: crds
-crds: $(STAMP) ## regenerate crds/service.yaml from the pydantic models
+crds: $(STAMP) ## regenerate crds/ (the Service CRD from the pydantic models, the finalizer policy)
 	$(BIN)/dockercloud-operator crd > crds/service.yaml
 	cp crds/service.yaml manifests/crd/service.yaml  # kustomize reads only below manifests/
+	$(BIN)/dockercloud-operator finalizer-policy > crds/finalizer-policy.yaml
 
 # -- checks -------------------------------------------------------------------------------------
 

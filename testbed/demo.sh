@@ -18,6 +18,14 @@ show() { echo; echo "\$ kubectl $*"; "$kubectl" "$@"; }
 show get nodes -L tags.dockercloud.dev/ssd
 show apply --server-side -f crds/service.yaml
 "$kubectl" wait --for=condition=Established crd/services.app.dockercloud.dev --timeout=60s >/dev/null
+# Where the cluster has MutatingAdmissionPolicies, new services get their finalizer on creation.
+for version in v1 v1beta1; do
+  if "$kubectl" get --raw "/apis/admissionregistration.k8s.io/$version" 2>/dev/null | grep -q '"mutatingadmissionpolicies"'; then
+    echo; echo "\$ dockercloud-operator finalizer-policy --api-version $version | kubectl apply --server-side -f -"
+    .venv/bin/dockercloud-operator finalizer-policy --api-version "$version" | "$kubectl" apply --server-side -f -
+    break
+  fi
+done
 
 pid_file=$state/operator.pid
 if [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then

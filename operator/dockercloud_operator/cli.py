@@ -64,6 +64,13 @@ def _crd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _finalizer_policy(args: argparse.Namespace) -> int:
+    from dockercloud_operator.admission import GROUP, render_yaml
+
+    sys.stdout.write(render_yaml(f"{GROUP}/{args.api_version}"))
+    return 0
+
+
 def _render(args: argparse.Namespace) -> int:
     from dockercloud_operator.render import RenderError, render
 
@@ -97,6 +104,19 @@ def build_parser() -> argparse.ArgumentParser:
         "crd", help="print the Service CustomResourceDefinition (kubectl apply -f -)"
     )
     crd.set_defaults(handler=_crd)
+
+    policy = commands.add_parser(
+        "finalizer-policy",
+        help="print the MutatingAdmissionPolicy that gives new Services their finalizer "
+        "(saves the operator a write a service; kubectl apply -f -)",
+    )
+    policy.add_argument(
+        "--api-version",
+        choices=["v1", "v1beta1"],
+        default="v1",
+        help="v1 for Kubernetes 1.36+, v1beta1 for 1.34 and 1.35 (with the feature gate on)",
+    )
+    policy.set_defaults(handler=_finalizer_policy)
 
     render = commands.add_parser(
         "render", help="print the objects the operator makes for Service manifests, offline"

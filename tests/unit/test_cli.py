@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from dockercloud_operator.cli import build_parser
 
@@ -22,3 +23,17 @@ def test_a_command_is_required(capsys: pytest.CaptureFixture[str]) -> None:
         build_parser().parse_args([])
     assert exit_.value.code == 2
     assert "COMMAND" in capsys.readouterr().err
+
+
+def test_the_finalizer_policy_is_printed_in_the_version_asked_for(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from dockercloud_operator.cli import main
+
+    assert main(["finalizer-policy", "--api-version", "v1beta1"]) == 0
+    printed = [o for o in yaml.safe_load_all(capsys.readouterr().out) if o]
+    assert [o["kind"] for o in printed] == [
+        "MutatingAdmissionPolicy",
+        "MutatingAdmissionPolicyBinding",
+    ]
+    assert {o["apiVersion"] for o in printed} == {"admissionregistration.k8s.io/v1beta1"}

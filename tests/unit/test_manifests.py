@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from dockercloud_operator import crd
+from dockercloud_operator import admission, crd
 
 REPO = Path(__file__).resolve().parent.parent.parent
 MANIFESTS = REPO / "manifests"
@@ -28,6 +28,12 @@ def test_the_crd_copy_is_the_generated_crd() -> None:
     copy = (MANIFESTS / "crd" / "service.yaml").read_text()
     assert copy == (REPO / "crds" / "service.yaml").read_text() == crd.render_yaml(), (
         "run `make crds && cp crds/service.yaml manifests/crd/service.yaml`"
+    )
+
+
+def test_the_finalizer_policy_file_is_the_generated_one() -> None:
+    assert (REPO / "crds" / "finalizer-policy.yaml").read_text() == admission.render_yaml(), (
+        "run `make crds`"
     )
 
 
