@@ -285,7 +285,10 @@ class Reconciler:
         self._held.pop(key, None)
         self.store.put_service(await self._call("status", self.kube.patch_status, body, status))
         if status.get("state") != previous.get("state"):
-            await self._event(body, status["state"], _describe(status))
+            # A new service that comes straight up gets no Event: its creation and its status
+            # (Running, started_datetime) say all one would, and at scale it is a write each.
+            if previous.get("state") or status["state"] != State.RUNNING:
+                await self._event(body, status["state"], _describe(status))
             if observed.held:  # the new state may allow what the old one held
                 self.queue.add(key)
         held = observed.held_message

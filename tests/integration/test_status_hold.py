@@ -64,9 +64,10 @@ def test_a_quick_start_is_written_once_as_running(
 
     wait_for(running_seen, "web to be Running", timeout=30, interval=0.05)
     assert versions == ["Running"]
-    wait_for(lambda: "Running" in _event_reasons(api, namespace, "web"), "the Running event")
     time.sleep(HOLD + 1)  # a held Starting, had there been one, would be written by now
-    assert _event_reasons(api, namespace, "web") == ["Running"]
+    # No Event either: the status says what a "Running" Event would (a state change of a
+    # service that has a state gets one, as the tests below see).
+    assert _event_reasons(api, namespace, "web") == []
     assert _state(api, namespace, "web") == "Running"
     delete_services(api, namespace)
 
