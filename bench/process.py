@@ -38,6 +38,14 @@ def operator_command() -> list[str]:
     return [sys.executable, "-m", "dockercloud_operator", "run"]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)"
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+    return (utime + stime) / CLOCK_TICKS
+
+
 class OperatorProcess:
     def __init__(self, kubeconfig: Path, log: Path, metrics_port: int | None = None) -> None:
         self.kubeconfig = kubeconfig
@@ -145,10 +153,7 @@ class OperatorProcess:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the process (all its threads) so far."""
-        stat = Path(f"/proc/{self.pid}/stat").read_text()
-        fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)"
-        utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
-        return (utime + stime) / CLOCK_TICKS
+        return cpu_seconds(self.pid)
 
     def start_profiler(self, output: Path, rate: int = 100) -> None:
         """py-spy record of the operator (collapsed stacks), until `stop_profiler`."""

@@ -67,7 +67,21 @@ def markdown(results: Sequence[Result]) -> str:
             f"{settings['idle_seconds']:.0f} s; {settings['host']['cpus']} CPUs shared with "
             "the whole control plane (and whatever else runs on the machine)."
         )
+        for result in results:
+            direct, operator = result["baseline"], result["operator"]
+            if "cpu_seconds" in direct and "cpu_seconds" in operator:
+                lines.append("")
+                lines.append(
+                    f"CPU seconds until converged at {result['size']}, all processes: "
+                    f"direct {_cpu(direct['cpu_seconds'])}; operator "
+                    f"{_cpu(operator['cpu_seconds'])}."
+                )
     return "\n".join(lines)
+
+
+def _cpu(seconds: Result) -> str:
+    parts = ", ".join(f"{name} {value:g}" for name, value in seconds.items() if name != "total")
+    return f"{seconds['total']:g} ({parts})"
 
 
 def plot(result: Result, path: Path) -> bool:

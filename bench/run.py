@@ -53,7 +53,7 @@ from bench.cluster import (
     split,
     verb_totals,
 )
-from bench.process import OperatorProcess, profile_summary
+from bench.process import OperatorProcess, cpu_seconds, profile_summary
 from bench.report import markdown, percentile, plot, rounded
 from dockercloud_operator import constants, names
 from dockercloud_operator.kube import Kube
@@ -209,6 +209,22 @@ def plane(settings: Settings, say: Say) -> ControlPlane:
     )
 
 
+def cpu_by_process(cluster: ControlPlane, operator: OperatorProcess | None = None) -> Result:
+    """CPU seconds so far of each control-plane component, of this process (the client and its
+    watches) and of the operator: on a machine of few cores they all share, the run's total
+    CPU is what its wall time pays for."""
+    seconds = {c.name: cpu_seconds(c.process.pid) for c in cluster.components if c.process}
+    seconds["bench client"] = time.process_time()
+    if operator is not None:
+        seconds["operator"] = operator.cpu_seconds()
+    return seconds
+
+
+def cpu_spent(before: Result, after: Result) -> Result:
+    spent = {name: round(after[name] - before[name], 2) for name in before}
+    return {**spent, "total": round(sum(spent.values()), 2)}
+
+
 def baseline_phase(size: int, settings: Settings, say: Say, workdir: Path) -> Result:
     timeout = settings.phase_timeout(size)
     service_list = service_names(size)
@@ -222,10 +238,12 @@ def baseline_phase(size: int, settings: Settings, say: Say, workdir: Path) -> Re
         say(f"direct apply: {sum(map(len, groups))} objects of {size} services into {namespace}")
         with Tracker(admin, "apps", "v1", "deployments", namespace, deployment_available) as ready:
             before = metrics.scrape()
+            cpu_before = cpu_by_process(cluster)
             origin = time.monotonic()
             apply_seconds = apply_all(kube, groups, settings.threads, timeout)
             say(f"  applied in {apply_seconds:.1f} s")
             wait_for_count("available", lambda: ready.count, size, timeout, say)
+            cpu = cpu_spent(cpu_before, cpu_by_process(cluster))
             after = metrics.scrape()
             times = relative(ready.ready_at, origin)
         bed = {"node_not_ready": node_not_ready_events(admin)}
@@ -237,6 +255,7 @@ def baseline_phase(size: int, settings: Settings, say: Say, workdir: Path) -> Re
         "ready": len(times),
         "ready_times": times,
         **{f"ready_{key}": value for key, value in distribution(times).items()},
+        "cpu_seconds": cpu,
         "api_requests": {
             "window": "first apply to every Deployment available",
             **request_counts(after - before, size),
@@ -346,6 +365,7 @@ def operator_phase(size: int, settings: Settings, say: Say, workdir: Path, out: 
             operator.start_profiler(out / f"operator-{size}.pyspy.txt")
         kube = Kube(admin, field_manager="bench")
         cpu_before = operator.cpu_seconds()
+        all_cpu_before = cpu_by_process(cluster, operator)
         origin = time.monotonic()
         apply_seconds = apply_all(
             kube,
@@ -355,6 +375,7 @@ def operator_phase(size: int, settings: Settings, say: Say, workdir: Path, out: 
         )
         say(f"  applied in {apply_seconds:.1f} s")
         wait_for_count("running", lambda: running.count, size, timeout, say, operator.check_alive)
+        all_cpu = cpu_spent(all_cpu_before, cpu_by_process(cluster, operator))
         converged = metrics.scrape()
         converge_cpu = operator.cpu_seconds() - cpu_before
         said_converged = operator.own_metrics()
@@ -411,6 +432,7 @@ def operator_phase(size: int, settings: Settings, say: Say, workdir: Path, out: 
             **distribution(lags),
         },
         "converge_cpu_seconds": round(converge_cpu, 2),
+        "cpu_seconds": all_cpu,
         "memory": {
             "started_kib": memory_started["rss_kib"],
             "converged_kib": memory_converged["rss_kib"],

@@ -37,6 +37,10 @@ def test_a_small_benchmark_run_writes_well_formed_results(tmp_path: Path) -> Non
         assert positive(phase["apply_seconds"])
         assert positive(phase["api_requests"]["all_per_service"]["total"])
         assert phase["testbed"]["node_not_ready"] == 0
+        cpu = phase["cpu_seconds"]  # every component and the client spent some
+        assert {"etcd", "kube-apiserver", "kube-controller-manager", "bench client"} <= set(cpu)
+        assert all(positive(cpu[name]) for name in ("kube-apiserver", "bench client"))
+        assert cpu["total"] == round(sum(v for k, v in cpu.items() if k != "total"), 2)
     assert positive(result["ratio"])
     assert baseline["objects"] == 2 * SIZE  # a Kubernetes Service and a Deployment each
     # The direct client makes exactly one request per object: the FlowSchemas count it.
@@ -46,6 +50,7 @@ def test_a_small_benchmark_run_writes_well_formed_results(tmp_path: Path) -> Non
     own = operator["api_requests"]["operator"]
     assert own["by_class"]["patch"] >= 2 * SIZE  # at least its children, applied once each
     assert own["by_class"]["status-patch"] >= SIZE  # and a Running status each
+    assert positive(operator["cpu_seconds"]["operator"])
     assert positive(own["writes"]) and positive(own["reads"])
     latency = operator["update_latency"]
     assert latency["sample"] == SAMPLE
