@@ -85,8 +85,9 @@ demo: testbed ## a cluster (KUBECONFIG or local), the CRD, the operator, the exa
 # -- benchmarks ---------------------------------------------------------------------------------
 
 SIZES ?= 100
+ROUNDS ?= 1
 
 .PHONY: bench
-bench: testbed ## the operator against direct applies on the local control plane (SIZES="100 1000")
+bench: testbed ## the operator against direct applies on the local control plane (SIZES="100 1000" ROUNDS=3)
 	@$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install --quiet matplotlib
-	$(PY) -m bench.run --sizes $(SIZES) --out bench/results
+	$(PY) -m bench.run --sizes $(SIZES) --rounds $(ROUNDS) --out bench/results

@@ -68,6 +68,19 @@ def markdown(results: Sequence[Result]) -> str:
             "the whole control plane (and whatever else runs on the machine)."
         )
         for result in results:
+            rounds = result.get("rounds", [])
+            if len(rounds) > 1:
+                lines.append("")
+                lines.append(
+                    f"{result['size']} services, {len(rounds)} rounds (the table shows round "
+                    f"{result['median_round']}, of the median ratio): ratios "
+                    + ", ".join(f"{r['ratio']:.2f}" for r in rounds)
+                    + "; direct "
+                    + ", ".join(f"{r['direct_seconds']:.1f}" for r in rounds)
+                    + " s; operator "
+                    + ", ".join(f"{r['operator_seconds']:.1f}" for r in rounds)
+                    + " s."
+                )
             direct, operator = result["baseline"], result["operator"]
             if "cpu_seconds" in direct and "cpu_seconds" in operator:
                 lines.append("")

@@ -19,7 +19,9 @@ def positive(value: Any) -> bool:
 
 def test_a_small_benchmark_run_writes_well_formed_results(tmp_path: Path) -> None:
     lines: list[str] = []
-    settings = Settings(nodes=3, sample=SAMPLE, idle_seconds=2.0, settle_seconds=0.5, timeout=90)
+    settings = Settings(
+        nodes=3, sample=SAMPLE, idle_seconds=2.0, settle_seconds=0.5, timeout=90, rounds=2
+    )
 
     summary = run([SIZE], tmp_path, settings, say=lines.append)
 
@@ -42,6 +44,16 @@ def test_a_small_benchmark_run_writes_well_formed_results(tmp_path: Path) -> Non
         assert all(positive(cpu[name]) for name in ("kube-apiserver", "bench client"))
         assert cpu["total"] == round(sum(v for k, v in cpu.items() if k != "total"), 2)
     assert positive(result["ratio"])
+    rounds = result["rounds"]  # two pairs, the one of the lower ratio reported (median of 2)
+    assert len(rounds) == 2 and result["median_round"] in (1, 2)
+    assert result["ratio"] == min(r["ratio"] for r in rounds)
+    reported = rounds[result["median_round"] - 1]
+    assert reported["direct_seconds"] == baseline["converge_seconds"]
+    assert reported["operator_seconds"] == operator["converge_seconds"]
+    assert {r["operator_log"] for r in rounds} == {
+        f"operator-{SIZE}-1.log",
+        f"operator-{SIZE}-2.log",
+    }
     assert baseline["objects"] == 2 * SIZE  # a Kubernetes Service and a Deployment each
     # The direct client makes exactly one request per object: the FlowSchemas count it.
     assert baseline["api_requests"]["client"]["by_class"] == {"patch": 2 * SIZE}
