@@ -23,6 +23,12 @@ for version in v1 v1beta1; do
   if "$kubectl" get --raw "/apis/admissionregistration.k8s.io/$version" 2>/dev/null | grep -q '"mutatingadmissionpolicies"'; then
     echo; echo "\$ dockercloud-operator finalizer-policy --api-version $version | kubectl apply --server-side -f -"
     .venv/bin/dockercloud-operator finalizer-policy --api-version "$version" | "$kubectl" apply --server-side -f -
+    # The policy needs the new kind's schema, which the API server learns a moment after the
+    # CRD: until then creates are refused (503), so wait for a dry run to pass.
+    for _ in $(seq 1 60); do
+      "$kubectl" apply --dry-run=server -f examples/wordpress.yaml >/dev/null 2>&1 && break
+      sleep 0.5
+    done
     break
   fi
 done
