@@ -19,6 +19,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from dockercloud_operator.dcs import container_sources
 from testbed.controlplane import KWOK_API_VERSION, KWOK_CRDS, KWOK_GROUP, cri_log, pod_logs
 from tests import services
 from tests.wait import wait_for
@@ -243,7 +244,9 @@ def _two_containers(dcs: Run, api: client.ApiClient, namespace: str) -> list[str
     ok(dcs("run", "nginx", "--name", "web", "-t", "2", "--sync", "--timeout", SYNC_TIMEOUT))
     running = services.exactly_running(api, namespace, "web", 2)
     assert running
-    return sorted(p.metadata.name for p in running)
+    # In the order the CLI numbers them (web-1, web-2): pod names compared with numbers as
+    # numbers, so a random suffix "x9" comes before "x10" (tests/unit/test_dcs.py).
+    return list(container_sources("web", [p.metadata.name for p in running]))
 
 
 def test_logs_aggregate_every_container_in_documented_lines(
