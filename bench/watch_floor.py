@@ -72,7 +72,7 @@ def serve(counts_file: Path) -> None:
 
     for group, version, plural in KINDS:
 
-        def counted(plural: str = plural, **_: Any) -> None:
+        async def counted(plural: str = plural, **_: Any) -> None:  # as the operator's: async
             counts[plural] += 1
 
         kopf.on.event(
