@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -80,6 +81,7 @@ def serve(counts_file: Path) -> None:
             labels={constants.LABEL_MANAGED_BY: names.OPERATOR},
         )(counted)  # fmt: skip
     kopf.configure(verbose=False)
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)  # as the operator does
     kopf.run(registry=registry, standalone=True, clusterwide=True)
 
 
