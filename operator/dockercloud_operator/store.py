@@ -49,20 +49,33 @@ def _trimmed(body: Object) -> Object:
 # What the status reads of a pod; the rest (its spec above all) is never looked at, and at
 # a thousand services it would be tens of MiB.
 POD_METADATA = ("name", "namespace", "uid", "resourceVersion", "labels", "deletionTimestamp")
-POD_STATUS = ("phase", "conditions", "hostIP")
+POD_STATUS = ("phase", "hostIP")
 
 
 def _pod_essentials(body: Object) -> Object:
+    """What the status reads of a pod."""
     metadata, status = body.get("metadata", {}), body.get("status", {})
     kept: Object = {
         "metadata": {k: metadata[k] for k in POD_METADATA if k in metadata},
         "status": {k: status[k] for k in POD_STATUS if k in status},
     }
+    ready = [  # of its conditions, only whether it is Ready
+        {"type": "Ready", "status": c.get("status")}
+        for c in status.get("conditions", [])
+        if c.get("type") == "Ready"
+    ]
+    if ready:
+        kept["status"]["conditions"] = ready
     if "containerStatuses" in status:
         kept["status"]["containerStatuses"] = [
             {"state": container.get("state", {})} for container in status["containerStatuses"]
         ]
     return kept
+
+
+def _unversioned(pod: Object) -> Object:
+    metadata = {k: v for k, v in pod["metadata"].items() if k != "resourceVersion"}
+    return {**pod, "metadata": metadata}
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,12 +250,19 @@ class Store:
     # -- pods (made by the workloads, watched for the status) ------------------------------
 
     def put_pod(self, body: Object, listed: bool = False) -> Key | None:
+        """Stores a pod; returns its service, unless nothing the status reads has changed (a
+        pod bound to its node, a condition other than Ready): no reconcile would write anything."""
         owner = self.owner_of(body)
+        if owner is None:
+            return None
         name = body["metadata"]["name"]
-        if owner is not None and not _older(_version(body), _version(self.pods[owner].get(name))):
-            self.pods[owner][name] = _pod_essentials(body)
-            self._seen(("pod", owner[0], name), listed)
-        return owner
+        stored = self.pods[owner].get(name)
+        if _older(_version(body), _version(stored)):
+            return owner
+        pod = _pod_essentials(body)
+        self.pods[owner][name] = pod
+        self._seen(("pod", owner[0], name), listed)
+        return None if stored is not None and _unversioned(stored) == _unversioned(pod) else owner
 
     def remove_pod(self, body: Object) -> Key | None:
         metadata = body.get("metadata", {})

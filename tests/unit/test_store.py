@@ -28,6 +28,10 @@ def child(kind: str, name: str, service: str) -> dict[str, Any]:
     }
 
 
+def versioned(obj: dict[str, Any], version: str) -> dict[str, Any]:
+    return {**obj, "metadata": {**obj["metadata"], "resourceVersion": version}}
+
+
 UID_DB = "72f175bd-390b-46e3-9463-830aca32ce3e"
 
 
@@ -104,10 +108,6 @@ def test_what_only_the_start_up_listing_saw_is_forgotten() -> None:
 
 def test_an_older_body_never_overwrites_a_newer_one() -> None:
     store = Store()
-
-    def versioned(obj: dict[str, Any], version: str) -> dict[str, Any]:
-        return {**obj, "metadata": {**obj["metadata"], "resourceVersion": version}}
-
     deployment = child("Deployment", "web", "web")
     store.put_child(versioned(deployment, "12"))  # the watch saw a later write first
     store.put_child(versioned(deployment, "10"))  # then the response to our own arrived
@@ -165,3 +165,33 @@ def test_a_status_change_keeps_the_model_and_a_new_generation_replaces_it() -> N
     scaled["metadata"] |= {"generation": 2, "resourceVersion": "7"}
     store.put_service(scaled)
     assert store.models[key].spec.target_num_containers == 3
+
+
+def test_a_pod_change_the_status_does_not_read_brings_no_reconcile() -> None:
+    store = Store()
+    pod = versioned(child("Pod", "web-1", "web"), "5")
+    pod["status"] = {"phase": "Pending"}
+    assert store.put_pod(pod) == ("ns", "web")  # a new container: Starting
+
+    bound = versioned(child("Pod", "web-1", "web"), "6")
+    bound["spec"] = {"nodeName": "kwok-node-0"}
+    bound["status"] = {
+        "phase": "Pending",
+        "conditions": [{"type": "PodScheduled", "status": "True"}],
+    }
+    assert store.put_pod(bound) is None  # bound to a node: nothing the status reads
+    assert store.pods_of(("ns", "web"))[0]["metadata"]["resourceVersion"] == "6"
+
+    running = versioned(child("Pod", "web-1", "web"), "7")
+    running["status"] = {
+        "phase": "Running",
+        "hostIP": "10.0.0.1",
+        "conditions": [
+            {"type": "PodScheduled", "status": "True"},
+            {"type": "Ready", "status": "True", "lastTransitionTime": "2026-11-27T00:00:00Z"},
+        ],
+    }
+    assert store.put_pod(running) == ("ns", "web")  # running and ready: Running
+    assert store.pods_of(("ns", "web"))[0]["status"]["conditions"] == [
+        {"type": "Ready", "status": "True"}
+    ]
