@@ -20,6 +20,6 @@ def test_each_client_counts_every_event_of_the_services(client: str) -> None:
     assert events["services"] == SIZE  # each Kubernetes Service, created once
     assert events["deployments"] >= 2 * SIZE  # created, then its status written
     assert events["pods"] >= 3 * SIZE  # created, bound to a node, then running
-    assert result["client_cpu_seconds"] > 0
-    assert result["client_ms_per_event"] > 0
+    # CPU time comes in clock ticks (10 ms): the raw client's 70 events may cost less than one.
+    assert result["client_cpu_seconds"] >= 0 and result["client_ms_per_event"] >= 0
     assert result["cpu_seconds_of_the_rest"]["kube-apiserver"] > 0
