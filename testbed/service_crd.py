@@ -43,14 +43,10 @@ def install_finalizer_policy(api: client.ApiClient, field_manager: str) -> str |
     api_version = policy_api_version(api)
     if api_version is None:
         return None
-    plurals = {
-        "MutatingAdmissionPolicy": "mutatingadmissionpolicies",
-        "MutatingAdmissionPolicyBinding": "mutatingadmissionpolicybindings",
-    }
     for obj in admission.finalizer_policy(api_version):
         Kube(api).request(
             "PATCH",
-            f"/apis/{api_version}/{plurals[obj['kind']]}/{obj['metadata']['name']}",
+            f"/apis/{api_version}/{admission.PLURALS[obj['kind']]}/{obj['metadata']['name']}",
             body=obj,
             query=[("fieldManager", field_manager), ("force", "true")],
             content_type="application/apply-patch+yaml",
@@ -68,7 +64,7 @@ def policy_api_version(api: client.ApiClient) -> str | None:
             if error.status == 404:
                 continue
             raise
-        if any(r.name == "mutatingadmissionpolicies" for r in listing.resources):
+        if any(r.name == admission.PLURALS["MutatingAdmissionPolicy"] for r in listing.resources):
             return api_version
     return None
 

@@ -18,6 +18,10 @@ from dockercloud_operator import constants
 GROUP = "admissionregistration.k8s.io"
 API_VERSIONS = (f"{GROUP}/v1", f"{GROUP}/v1beta1")  # newest first
 POLICY_NAME = f"{constants.PLURAL}.{constants.GROUP}-finalizer"
+PLURALS = {
+    "MutatingAdmissionPolicy": "mutatingadmissionpolicies",
+    "MutatingAdmissionPolicyBinding": "mutatingadmissionpolicybindings",
+}
 HEADER = (
     "# Generated from operator/dockercloud_operator/admission.py by `make crds`. Do not edit.\n"
 )

@@ -87,7 +87,7 @@ class Kube:
     def __init__(self, api: client.ApiClient, field_manager: str = constants.FIELD_MANAGER):
         self.api = api
         self.field_manager = field_manager
-        # Patches name the operator as their field manager (not the client's user agent).
+        # Every write names its field manager (else managedFields say the client's user agent).
         self._manager = [("fieldManager", field_manager)]
 
     def request(
@@ -118,7 +118,7 @@ class Kube:
         """Server-side apply under the operator's field manager; returns the stored object."""
         metadata = obj["metadata"]
         url = path(obj["apiVersion"], obj["kind"], metadata.get("namespace"), metadata["name"])
-        query = [("fieldManager", self.field_manager), ("force", "true")]
+        query = [*self._manager, ("force", "true")]
         # Serialised here, as UTF-8: the client's json.dumps would escape a character outside
         # the Basic Multilingual Plane (an emoji) as a surrogate pair, which the API server's
         # YAML decoder refuses. JSON is YAML, so the body is sent as it is.

@@ -81,7 +81,8 @@ def test_without_the_policy_the_operator_adds_the_finalizer(
     api: client.ApiClient, namespace: str, policy_version: str
 ) -> None:
     binding = admission.finalizer_policy(policy_version)[1]
-    url = f"/apis/{policy_version}/mutatingadmissionpolicybindings/{binding['metadata']['name']}"
+    plural = admission.PLURALS[binding["kind"]]
+    url = f"/apis/{policy_version}/{plural}/{binding['metadata']['name']}"
     Kube(api).request("DELETE", url)
     try:
         # The API server stops applying the policy within moments of the binding going.
