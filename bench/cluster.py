@@ -33,8 +33,8 @@ import yaml
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
-from dockercloud_operator import constants
-from dockercloud_operator.kube import Kube
+from dockercloud_operator.controller.kube import Kube
+from dockercloud_operator.schema import constants
 
 Object = dict[str, Any]
 Say = Callable[[str], None]

@@ -60,9 +60,9 @@ from bench.cluster import (
 )
 from bench.process import OperatorProcess, cpu_seconds, profile_summary
 from bench.report import markdown, percentile, plot, rounded
-from dockercloud_operator import constants, names
-from dockercloud_operator.kube import Kube
-from dockercloud_operator.render import render
+from dockercloud_operator.controller.kube import Kube
+from dockercloud_operator.resources.render import render
+from dockercloud_operator.schema import constants, names
 from testbed import service_crd
 from testbed.controlplane import ControlPlane, signals_raise
 

@@ -40,8 +40,8 @@ from bench.run import (
     wait_for_count,
 )
 from bench.run import say_stderr as say
-from dockercloud_operator import constants, names
-from dockercloud_operator.kube import Kube
+from dockercloud_operator.controller.kube import Kube
+from dockercloud_operator.schema import constants, names
 
 KINDS = [("apps", "v1", "deployments"), ("", "v1", "services"), ("", "v1", "pods")]
 READY = "watching"
@@ -51,7 +51,7 @@ def serve(counts_file: Path) -> None:
     """The counting kopf process (run by `measure`, in a process of its own)."""
     import kopf
 
-    from dockercloud_operator.handlers import NoDiffBase
+    from dockercloud_operator.controller.handlers import NoDiffBase
 
     registry = kopf.OperatorRegistry()
     counts: Counter[str] = Counter()
@@ -89,7 +89,7 @@ def serve_raw(counts_file: Path) -> None:
     """The same watches, without kopf: a thread each, JSON lines decoded and counted."""
     import threading
 
-    from dockercloud_operator.kube import new_api_client
+    from dockercloud_operator.controller.kube import new_api_client
 
     api = new_api_client()
     counts: Counter[str] = Counter()

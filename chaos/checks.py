@@ -23,11 +23,11 @@ from pydantic import ValidationError
 
 from chaos.bed import LogRecord
 from chaos.cluster import list_managed, list_services
-from dockercloud_operator import constants
-from dockercloud_operator.model import Service
 from dockercloud_operator.resources import build, object_key
 from dockercloud_operator.resources.compare import plan
 from dockercloud_operator.resources.context import Services, resolve
+from dockercloud_operator.schema import constants
+from dockercloud_operator.schema.model import Service
 
 Object = dict[str, Any]
 Key = tuple[str, str]

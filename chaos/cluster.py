@@ -10,8 +10,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from chaos.bed import retrying
-from dockercloud_operator import constants, names
-from dockercloud_operator.kube import CHILD_KINDS, Kube
+from dockercloud_operator.controller.kube import CHILD_KINDS, Kube
+from dockercloud_operator.schema import constants, names
 
 Object = dict[str, Any]
 Key = tuple[str, str]

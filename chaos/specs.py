@@ -11,7 +11,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from dockercloud_operator import model
+from dockercloud_operator.schema import model
 from tests.invalid_specs import INVALID_SPECS, VALID_SPEC
 
 Object = dict[str, Any]

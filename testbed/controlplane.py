@@ -41,7 +41,7 @@ from typing import Any, TypeAlias
 
 import yaml
 
-from dockercloud_operator.constants import TAG_LABEL_PREFIX
+from dockercloud_operator.schema.constants import TAG_LABEL_PREFIX
 from testbed import build
 from testbed.pki import Pki, make_pki
 

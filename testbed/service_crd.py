@@ -10,9 +10,9 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from dockercloud_operator import admission, crd
-from dockercloud_operator.constants import FINALIZER, GROUP, KIND, PLURAL, VERSION
-from dockercloud_operator.kube import Kube
+from dockercloud_operator.controller.kube import Kube
+from dockercloud_operator.schema import admission, crd
+from dockercloud_operator.schema.constants import FINALIZER, GROUP, KIND, PLURAL, VERSION
 
 
 def install(api: client.ApiClient, field_manager: str, timeout: float = 60.0) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
-from dockercloud_operator import crd
+from dockercloud_operator.schema import crd
 from testbed import build
 from testbed import service_crd as service_crd_module
 from testbed.controlplane import ControlPlane

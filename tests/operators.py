@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from kubernetes import client
 
-from dockercloud_operator.constants import GROUP, PLURAL, VERSION
+from dockercloud_operator.schema.constants import GROUP, PLURAL, VERSION
 from tests import services
 from tests.operator_process import OperatorProcess
 from tests.wait import wait_for

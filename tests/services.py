@@ -7,7 +7,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from dockercloud_operator.constants import GROUP, LABEL_SERVICE, PLURAL, VERSION
+from dockercloud_operator.schema.constants import GROUP, LABEL_SERVICE, PLURAL, VERSION
 
 
 def manifest(name: str, spec: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,6 @@
 
 import sys
 
-from dockercloud_operator.cli import main
+from dockercloud_operator.cli.main import main
 
 sys.exit(main())

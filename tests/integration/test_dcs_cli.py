@@ -19,7 +19,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from dockercloud_operator.dcs import container_sources
+from dockercloud_operator.documented.logs import container_sources
 from testbed.controlplane import KWOK_API_VERSION, KWOK_CRDS, KWOK_GROUP, cri_log, pod_logs
 from tests import services
 from tests.wait import wait_for
@@ -31,7 +31,7 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def _command(kubeconfig: Path, namespace: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "dockercloud_operator.dcs", "-n", namespace, *args]
+    return [sys.executable, "-m", "dockercloud_operator.cli.dcs", "-n", namespace, *args]
 
 
 def _env(kubeconfig: Path) -> dict[str, str]:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from dockercloud_operator import admission, constants
-from dockercloud_operator.kube import Kube
+from dockercloud_operator.controller.kube import Kube
+from dockercloud_operator.schema import admission, constants
 from testbed import service_crd as service_crd_module
 from tests import services
 from tests.operators import delete_services

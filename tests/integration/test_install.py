@@ -15,8 +15,8 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from dockercloud_operator import names
-from dockercloud_operator.constants import FIELD_MANAGER
+from dockercloud_operator.schema import names
+from dockercloud_operator.schema.constants import FIELD_MANAGER
 from tests import services
 from tests.operator_process import OperatorProcess
 from tests.operators import (

@@ -14,8 +14,8 @@ import pytest
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
-from dockercloud_operator.constants import GROUP, PLURAL, VERSION
-from dockercloud_operator.status import DATETIME_FORMAT
+from dockercloud_operator.controller.status import DATETIME_FORMAT
+from dockercloud_operator.schema.constants import GROUP, PLURAL, VERSION
 from tests import services
 from tests.wait import wait_for
 

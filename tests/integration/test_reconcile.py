@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from dockercloud_operator import names
+from dockercloud_operator.schema import names
 from testbed.controlplane import NODE_NAME, fake_node
 from tests import services
 from tests.operator_process import OperatorProcess

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from dockercloud_operator.actions import ALLOWED, Action, decide, deployed, requested
-from dockercloud_operator.model import Service, State
+from dockercloud_operator.controller.actions import ALLOWED, Action, decide, deployed, requested
+from dockercloud_operator.schema.model import Service, State
 
 
 def service(**spec: Any) -> Service:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from dockercloud_operator.cli import build_parser
+from dockercloud_operator.cli.main import build_parser
 
 
 def test_run_watches_all_namespaces_by_default() -> None:
@@ -28,7 +28,7 @@ def test_a_command_is_required(capsys: pytest.CaptureFixture[str]) -> None:
 def test_the_finalizer_policy_is_printed_in_the_version_asked_for(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from dockercloud_operator.cli import main
+    from dockercloud_operator.cli.main import main
 
     assert main(["finalizer-policy", "--api-version", "v1beta1"]) == 0
     printed = [o for o in yaml.safe_load_all(capsys.readouterr().out) if o]

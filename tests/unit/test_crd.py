@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from dockercloud_operator import crd
+from dockercloud_operator.schema import crd
 
 COMMITTED = Path(__file__).parent.parent.parent / "crds" / "service.yaml"
 

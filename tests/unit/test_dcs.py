@@ -12,9 +12,15 @@ from typing import Any
 import pytest
 import yaml
 
-from dockercloud_operator import actions, dcs
-from dockercloud_operator.dcs import Action, CliError, LogLine
-from dockercloud_operator.model import ServiceSpec, State
+from dockercloud_operator.cli import cluster, dcs, manifest, printing
+from dockercloud_operator.cli.errors import CliError
+from dockercloud_operator.cli.manifest import service_manifest
+from dockercloud_operator.controller import actions
+from dockercloud_operator.documented import lifecycle, logs, naming
+from dockercloud_operator.documented.lifecycle import Action
+from dockercloud_operator.documented.logs import LogLine
+from dockercloud_operator.documented.view import DOCUMENTED_ATTRIBUTES, documented_view
+from dockercloud_operator.schema.model import ServiceSpec, State
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -40,7 +46,7 @@ DOCUMENTED = {
 
 @pytest.mark.parametrize("state", list(State))
 def test_the_table_allows_what_the_documentation_says(state: State) -> None:
-    allowed = {str(a) for a in dcs.ALLOWED_ACTIONS[state]}
+    allowed = {str(a) for a in lifecycle.ALLOWED_ACTIONS[state]}
     expected = set(DOCUMENTED[state])
     if expected:
         expected.add("scale")
@@ -52,23 +58,23 @@ def test_the_table_allows_what_the_documentation_says(state: State) -> None:
 def test_the_table_agrees_with_the_operator() -> None:
     """The operator holds what the CLI refuses: the same rules for the actions both know."""
     for state in State:
-        shared = {a for a in dcs.ALLOWED_ACTIONS[state] if a is not Action.TERMINATE}
+        shared = {a for a in lifecycle.ALLOWED_ACTIONS[state] if a is not Action.TERMINATE}
         assert {str(a) for a in shared} == {str(a) for a in actions.ALLOWED[state]}, state
 
 
 def test_allowed_states_follow_the_table_order() -> None:
-    assert dcs.allowed_states(Action.START) == [
+    assert lifecycle.allowed_states(Action.START) == [
         State.NOT_RUNNING,
         State.PARTLY_RUNNING,
         State.STOPPED,
     ]
-    assert dcs.allowed_states(Action.STOP) == [State.RUNNING, State.PARTLY_RUNNING]
-    assert dcs.allowed_states(Action.REDEPLOY) == [
+    assert lifecycle.allowed_states(Action.STOP) == [State.RUNNING, State.PARTLY_RUNNING]
+    assert lifecycle.allowed_states(Action.REDEPLOY) == [
         State.RUNNING,
         State.PARTLY_RUNNING,
         State.STOPPED,
     ]
-    assert dcs.allowed_states(Action.TERMINATE) == [
+    assert lifecycle.allowed_states(Action.TERMINATE) == [
         State.NOT_RUNNING,
         State.RUNNING,
         State.PARTLY_RUNNING,
@@ -91,11 +97,11 @@ def test_allowed_states_follow_the_table_order() -> None:
     ],
 )
 def test_allowed_actions_are_not_refused(action: Action, state: State | None) -> None:
-    assert dcs.refusal(action, state, "web") is None
+    assert printing.refusal(action, state, "web") is None
 
 
 def test_a_refusal_names_the_state_and_the_allowed_states() -> None:
-    message = dcs.refusal(Action.START, State.RUNNING, "web")
+    message = printing.refusal(Action.START, State.RUNNING, "web")
     assert message is not None
     assert 'cannot start service "web": it is Running' in message
     assert "Not running or Partly running or Stopped" in message
@@ -107,14 +113,14 @@ def test_a_refusal_names_the_state_and_the_allowed_states() -> None:
 )
 @pytest.mark.parametrize("action", list(Action))
 def test_transitional_states_allow_no_action(action: Action, state: State) -> None:
-    message = dcs.refusal(action, state, "web")
+    message = printing.refusal(action, state, "web")
     assert message is not None
     assert f"it is {state}" in message and "no action is allowed" in message
     assert "--force" in message
 
 
 def test_stop_on_a_stopped_service_is_refused() -> None:
-    message = dcs.refusal(Action.STOP, State.STOPPED, "db")
+    message = printing.refusal(Action.STOP, State.STOPPED, "db")
     assert message == (
         'cannot stop service "db": it is Stopped; stop is allowed only when a service is '
         "Running or Partly running (pass --force to stop it anyway)"
@@ -125,10 +131,12 @@ def test_stop_on_a_stopped_service_is_refused() -> None:
 
 
 def test_the_resting_state_after_a_change() -> None:
-    assert dcs.resting_state(True, State.STOPPED) is State.RUNNING
-    assert dcs.resting_state(False, State.RUNNING) is State.STOPPED
-    assert dcs.resting_state(False, None) is State.NOT_RUNNING  # created without starting
-    assert dcs.resting_state(False, State.NOT_RUNNING) is State.NOT_RUNNING  # scaled, unstarted
+    assert lifecycle.resting_state(True, State.STOPPED) is State.RUNNING
+    assert lifecycle.resting_state(False, State.RUNNING) is State.STOPPED
+    assert lifecycle.resting_state(False, None) is State.NOT_RUNNING  # created without starting
+    assert (
+        lifecycle.resting_state(False, State.NOT_RUNNING) is State.NOT_RUNNING
+    )  # scaled, unstarted
 
 
 def _service(**status: Any) -> dict[str, Any]:
@@ -137,27 +145,27 @@ def _service(**status: Any) -> dict[str, Any]:
 
 def test_settled_needs_the_new_generation_the_state_and_synchronized_containers() -> None:
     running = {"state": "Running", "synchronized": True}
-    assert dcs.settled(_service(observedGeneration=4, **running), State.RUNNING, 4)
-    assert dcs.settled(_service(observedGeneration=5, **running), State.RUNNING, 4)
-    assert not dcs.settled(_service(observedGeneration=3, **running), State.RUNNING, 4)
-    assert not dcs.settled(_service(**running), State.RUNNING, 4)
-    assert not dcs.settled(_service(observedGeneration=4, **running), State.STOPPED, 4)
+    assert lifecycle.settled(_service(observedGeneration=4, **running), State.RUNNING, 4)
+    assert lifecycle.settled(_service(observedGeneration=5, **running), State.RUNNING, 4)
+    assert not lifecycle.settled(_service(observedGeneration=3, **running), State.RUNNING, 4)
+    assert not lifecycle.settled(_service(**running), State.RUNNING, 4)
+    assert not lifecycle.settled(_service(observedGeneration=4, **running), State.STOPPED, 4)
     stale = {"state": "Running", "synchronized": False}  # the workload has not taken it yet
-    assert not dcs.settled(_service(observedGeneration=4, **stale), State.RUNNING, 4)
-    assert not dcs.settled({"metadata": {}}, State.RUNNING, 1)
+    assert not lifecycle.settled(_service(observedGeneration=4, **stale), State.RUNNING, 4)
+    assert not lifecycle.settled({"metadata": {}}, State.RUNNING, 1)
 
 
 def test_progress_shows_the_state_and_running_of_target() -> None:
-    assert dcs.progress(_service(state="Scaling", running_of_target="2/3")) == (
+    assert printing.progress(_service(state="Scaling", running_of_target="2/3")) == (
         "Scaling, 2/3 containers running"
     )
-    assert dcs.progress(_service()) == "(no state reported yet)"
+    assert printing.progress(_service()) == "(no state reported yet)"
 
 
 def test_state_of_reads_the_status() -> None:
-    assert dcs.state_of(_service(state="Partly running")) is State.PARTLY_RUNNING
-    assert dcs.state_of(_service()) is None
-    assert dcs.state_of(_service(state="Bogus")) is None
+    assert lifecycle.state_of(_service(state="Partly running")) is State.PARTLY_RUNNING
+    assert lifecycle.state_of(_service()) is None
+    assert lifecycle.state_of(_service(state="Bogus")) is None
 
 
 # -- names --------------------------------------------------------------------------------------
@@ -179,30 +187,30 @@ def test_state_of_reads_the_status() -> None:
     ],
 )
 def test_the_default_name_is_the_image_without_namespace(image: str, name: str) -> None:
-    derived = dcs.default_name(image)
+    derived = naming.default_name(image)
     assert derived == name
-    assert dcs.valid_name(derived)
+    assert naming.valid_name(derived)
 
 
 def test_valid_names() -> None:
-    assert dcs.valid_name("web-1")
-    assert not dcs.valid_name("Web")
-    assert not dcs.valid_name("1web")
-    assert not dcs.valid_name("web-")
-    assert not dcs.valid_name("w" * 53)
+    assert naming.valid_name("web-1")
+    assert not naming.valid_name("Web")
+    assert not naming.valid_name("1web")
+    assert not naming.valid_name("web-")
+    assert not naming.valid_name("w" * 53)
 
 
 def test_uuid_prefixes() -> None:
-    assert dcs.looks_like_uuid_prefix("09cbcf8d")
-    assert dcs.looks_like_uuid_prefix("09cbcf8d-9d3b-4ac1-85ad-a2d4ff25a179")
-    assert not dcs.looks_like_uuid_prefix("web")
-    assert not dcs.looks_like_uuid_prefix("abc")
+    assert naming.looks_like_uuid_prefix("09cbcf8d")
+    assert naming.looks_like_uuid_prefix("09cbcf8d-9d3b-4ac1-85ad-a2d4ff25a179")
+    assert not naming.looks_like_uuid_prefix("web")
+    assert not naming.looks_like_uuid_prefix("abc")
 
 
 def test_a_full_uuid_reference_becomes_a_resource_uri() -> None:
     uid = "80ff1635-2d56-478d-a97f-9b59c720e513"
-    assert dcs.service_reference(uid) == f"/api/app/v1/service/{uid}/"
-    assert dcs.service_reference("mysql") == "mysql"
+    assert naming.service_reference(uid) == f"/api/app/v1/service/{uid}/"
+    assert naming.service_reference("mysql") == "mysql"
 
 
 # -- arguments to spec --------------------------------------------------------------------------
@@ -221,59 +229,63 @@ def test_a_full_uuid_reference_becomes_a_resource_uri() -> None:
     ],
 )
 def test_publish_is_outer_then_inner_as_in_docker(text: str, port: dict[str, Any]) -> None:
-    assert dcs.parse_publish(text) == port
+    assert manifest.parse_publish(text) == port
 
 
 @pytest.mark.parametrize("text", ["", "http", "80:", "80/sctp", "0", "70000", "1:2:3"])
 def test_bad_publish_is_refused(text: str) -> None:
     with pytest.raises(CliError, match="--publish"):
-        dcs.parse_publish(text)
+        manifest.parse_publish(text)
 
 
 def test_expose_is_unpublished() -> None:
-    assert dcs.parse_expose("5432") == {"protocol": "tcp", "inner_port": 5432, "published": False}
-    assert dcs.parse_expose("53/udp")["protocol"] == "udp"
+    assert manifest.parse_expose("5432") == {
+        "protocol": "tcp",
+        "inner_port": 5432,
+        "published": False,
+    }
+    assert manifest.parse_expose("53/udp")["protocol"] == "udp"
     with pytest.raises(CliError, match="--expose"):
-        dcs.parse_expose("80:80")
+        manifest.parse_expose("80:80")
 
 
 def test_env() -> None:
-    assert dcs.parse_env("A=b=c") == {"key": "A", "value": "b=c"}
-    assert dcs.parse_env("EMPTY=") == {"key": "EMPTY", "value": ""}
+    assert manifest.parse_env("A=b=c") == {"key": "A", "value": "b=c"}
+    assert manifest.parse_env("EMPTY=") == {"key": "EMPTY", "value": ""}
     with pytest.raises(CliError, match="KEY=VALUE"):
-        dcs.parse_env("NOVALUE")
-    assert dcs.parse_env_file("# comment\n\nA=1\n  B=2 \n") == [
+        manifest.parse_env("NOVALUE")
+    assert manifest.parse_env_file("# comment\n\nA=1\n  B=2 \n") == [
         {"key": "A", "value": "1"},
         {"key": "B", "value": "2"},
     ]
 
 
 def test_links() -> None:
-    assert dcs.parse_link("mysql:db") == {"to_service": "mysql", "name": "db"}
-    assert dcs.parse_link("mysql") == {"to_service": "mysql"}
+    assert manifest.parse_link("mysql:db") == {"to_service": "mysql", "name": "db"}
+    assert manifest.parse_link("mysql") == {"to_service": "mysql"}
     uid = "80ff1635-2d56-478d-a97f-9b59c720e513"
-    assert dcs.parse_link(f"{uid}:db") == {
+    assert manifest.parse_link(f"{uid}:db") == {
         "to_service": f"/api/app/v1/service/{uid}/",
         "name": "db",
     }
     for bad in (":db", "mysql:"):
         with pytest.raises(CliError, match="SERVICE:ALIAS"):
-            dcs.parse_link(bad)
+            manifest.parse_link(bad)
 
 
 def test_volumes() -> None:
-    assert dcs.parse_volume("/data") == {"container_path": "/data", "rewritable": True}
-    assert dcs.parse_volume("/etc:/etc:ro") == {
+    assert manifest.parse_volume("/data") == {"container_path": "/data", "rewritable": True}
+    assert manifest.parse_volume("/etc:/etc:ro") == {
         "host_path": "/etc",
         "container_path": "/etc",
         "rewritable": False,
     }
     with pytest.raises(CliError, match="--volume"):
-        dcs.parse_volume("/a:/b:/c")
+        manifest.parse_volume("/a:/b:/c")
 
 
 def test_create_makes_a_service_that_is_not_started() -> None:
-    manifest = dcs.service_manifest(parse("create", "tutum/hello-world"), running=False)
+    manifest = service_manifest(parse("create", "tutum/hello-world"), running=False)
     assert manifest == {
         "apiVersion": "app.dockercloud.dev/v1",
         "kind": "Service",
@@ -296,7 +308,7 @@ def test_every_option_becomes_its_documented_attribute(tmp_path: Path) -> None:
         "-r", "/run.sh", "--entrypoint", "/usr/sbin/sshd", "--cpushares", "512",
         "--memory", "2048", "--nickname", "My app",
     )  # fmt: skip
-    manifest = dcs.service_manifest(args, running=True)
+    manifest = service_manifest(args, running=True)
     assert manifest["metadata"] == {"name": "my-new-app"}
     spec = manifest["spec"]
     assert spec == {
@@ -340,16 +352,16 @@ def test_every_option_becomes_its_documented_attribute(tmp_path: Path) -> None:
 def test_a_missing_env_file_is_a_clear_error(tmp_path: Path) -> None:
     args = parse("create", "nginx", "--env-file", str(tmp_path / "missing"))
     with pytest.raises(CliError, match=r"--env-file .*missing"):
-        dcs.service_manifest(args, running=False)
+        service_manifest(args, running=False)
 
 
 def test_redeploy_asks_with_a_new_token_each_time() -> None:
-    first = dcs.redeploy_patch(reuse_volumes=True)
-    second = dcs.redeploy_patch(reuse_volumes=False)
+    first = lifecycle.redeploy_patch(reuse_volumes=True)
+    second = lifecycle.redeploy_patch(reuse_volumes=False)
     assert first["spec"]["redeploy"]["reuse_volumes"] is True
     assert second["spec"]["redeploy"]["reuse_volumes"] is False
     assert first["spec"]["redeploy"]["token"] != second["spec"]["redeploy"]["token"]
-    assert dcs.redeploy_patch(True, token="t")["spec"]["redeploy"] == {
+    assert lifecycle.redeploy_patch(True, token="t")["spec"]["redeploy"] == {
         "token": "t",
         "reuse_volumes": True,
     }
@@ -398,8 +410,8 @@ LIVE = {
 
 
 def test_inspect_shows_the_documented_object() -> None:
-    view = dcs.documented_view(LIVE)
-    assert list(view) == sorted(dcs.DOCUMENTED_ATTRIBUTES)
+    view = documented_view(LIVE)
+    assert list(view) == sorted(DOCUMENTED_ATTRIBUTES)
     assert view["uuid"] == UID
     assert view["resource_uri"] == f"/api/app/v1/service/{UID}/"
     assert view["name"] == view["nickname"] == "web"
@@ -427,12 +439,12 @@ def test_inspect_shows_the_documented_object() -> None:
 def test_the_documented_example_has_the_documented_attributes() -> None:
     example = Path(__file__).parents[1] / "data" / "documented-example.yaml"
     documented = yaml.safe_load(example.read_text())
-    view = dcs.documented_view(documented)
+    view = documented_view(documented)
     assert set(documented["spec"]) - {"image", "running", "redeploy"} <= set(view)
 
 
 def test_inspect_before_any_status_uses_the_metadata() -> None:
-    view = dcs.documented_view(
+    view = documented_view(
         {"metadata": {"name": "new", "uid": UID}, "spec": {"image": "nginx", "running": False}}
     )
     assert view["uuid"] == UID
@@ -460,7 +472,7 @@ NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
     ],
 )
 def test_age_is_kubectls(created: str | None, shown: str) -> None:
-    assert dcs.age(created, NOW) == shown
+    assert printing.age(created, NOW) == shown
 
 
 def test_a_ps_row() -> None:
@@ -469,16 +481,16 @@ def test_a_ps_row() -> None:
         "metadata": {**LIVE["metadata"], "creationTimestamp": "2026-01-01T11:00:00Z"},
     }
     service["spec"] = {**LIVE["spec"], "deployment_strategy": "EMPTIEST_NODE"}
-    assert dcs.ps_row(service, NOW) == [
+    assert printing.ps_row(service, NOW) == [
         "web", "09cbcf8d", "tutum/hello-world:latest", "Running", "2/2", "EMPTIEST_NODE", "1h",
     ]  # fmt: skip
-    assert dcs.ps_row(service, NOW, with_namespace=True)[0] == "default"
+    assert printing.ps_row(service, NOW, with_namespace=True)[0] == "default"
     fresh = {"metadata": {"name": "new"}, "spec": {"image": "nginx", "target_num_containers": 3}}
-    assert dcs.ps_row(fresh, NOW)[1:5] == ["", "nginx", "<none>", "0/3"]
+    assert printing.ps_row(fresh, NOW)[1:5] == ["", "nginx", "<none>", "0/3"]
 
 
 def test_table_aligns_columns() -> None:
-    text = dcs.table(["NAME", "STATE"], [["web", "Running"], ["database", "Not running"]])
+    text = printing.table(["NAME", "STATE"], [["web", "Running"], ["database", "Not running"]])
     assert text.splitlines() == [
         "NAME       STATE",
         "web        Running",
@@ -500,13 +512,13 @@ def test_table_aligns_columns() -> None:
     ],
 )
 def test_log_api_timestamps(stamp: str, parsed: tuple[int, int] | None) -> None:
-    assert dcs.parse_timestamp(stamp) == parsed
+    assert logs.parse_timestamp(stamp) == parsed
 
 
 def test_a_timestamped_line_and_its_documented_form() -> None:
-    line = dcs.parse_log_line("web-1", "2015-06-08T16:02:04.25Z GET / 200 \n")
+    line = logs.parse_log_line("web-1", "2015-06-08T16:02:04.25Z GET / 200 \n")
     assert line == LogLine("web-1", "GET / 200 ", 1433779324, 250_000_000)
-    message = dcs.log_message(line)
+    message = logs.log_message(line)
     assert list(json.loads(message).items()) == [
         ("type", "log"),
         ("source", "web-1"),
@@ -517,18 +529,18 @@ def test_a_timestamped_line_and_its_documented_form() -> None:
 
 
 def test_an_untimestamped_line_is_kept_whole() -> None:
-    assert dcs.parse_log_line("web-1", "no time here", fallback=7) == LogLine(
+    assert logs.parse_log_line("web-1", "no time here", fallback=7) == LogLine(
         "web-1", "no time here", 7
     )
 
 
 def test_sources_number_containers_by_pod_name() -> None:
-    assert dcs.container_sources("web", ["web-7f-zz", "web-7f-aa"]) == {
+    assert logs.container_sources("web", ["web-7f-zz", "web-7f-aa"]) == {
         "web-7f-aa": "web-1",
         "web-7f-zz": "web-2",
     }
     statefulset = [f"db-{i}" for i in (10, 2, 0, 1)]
-    assert dcs.container_sources("db", statefulset) == {
+    assert logs.container_sources("db", statefulset) == {
         "db-0": "db-1",
         "db-1": "db-2",
         "db-2": "db-3",
@@ -543,7 +555,7 @@ def test_logs_merge_oldest_first_keeping_each_containers_order() -> None:
         LogLine("web-2", "c", 10, 1),
         LogLine("web-2", "d", 9),
     ]
-    assert [line.log for line in dcs.merge_logs(lines)] == ["d", "c", "a", "b"]
+    assert [line.log for line in logs.merge_logs(lines)] == ["d", "c", "a", "b"]
 
 
 # -- errors -------------------------------------------------------------------------------------
@@ -558,33 +570,33 @@ def _status(code: int, reason: str, message: str, **details: str) -> str:
 def test_a_missing_service() -> None:
     body = _status(404, "NotFound", 'services.app.dockercloud.dev "web" not found', name="web",
                    group="app.dockercloud.dev", kind="services")  # fmt: skip
-    assert dcs.api_error_message(404, body, "Not Found", "team") == (
+    assert cluster.api_error_message(404, body, "Not Found", "team") == (
         'service "web" not found in namespace "team"'
     )
 
 
 def test_a_missing_crd() -> None:
     body = _status(404, "NotFound", "the server could not find the requested resource")
-    message = dcs.api_error_message(404, body, "Not Found", "team")
+    message = cluster.api_error_message(404, body, "Not Found", "team")
     assert "services.app.dockercloud.dev" in message and "not installed" in message
     assert "crds/service.yaml" in message
-    assert "not installed" in dcs.api_error_message(404, "404 page not found", "Not Found", "x")
+    assert "not installed" in cluster.api_error_message(404, "404 page not found", "Not Found", "x")
 
 
 def test_other_api_errors_say_what_the_server_says() -> None:
     exists = _status(409, "AlreadyExists", "...", name="web")
-    assert dcs.api_error_message(409, exists, "Conflict", "team") == (
+    assert cluster.api_error_message(409, exists, "Conflict", "team") == (
         'service "web" already exists in namespace "team"'
     )
     invalid = _status(422, "Invalid", 'Service "x" is invalid: spec.net: Unsupported value')
-    assert dcs.api_error_message(422, invalid, "Unprocessable", "t") == (
+    assert cluster.api_error_message(422, invalid, "Unprocessable", "t") == (
         'Service "x" is invalid: spec.net: Unsupported value'
     )
-    assert "credentials" in dcs.api_error_message(401, None, "Unauthorized", "t")
-    assert dcs.api_error_message(403, _status(403, "Forbidden", "no"), "Forbidden", "t") == (
+    assert "credentials" in cluster.api_error_message(401, None, "Unauthorized", "t")
+    assert cluster.api_error_message(403, _status(403, "Forbidden", "no"), "Forbidden", "t") == (
         "forbidden: no"
     )
-    assert dcs.api_error_message(500, None, "Internal", "t") == "Internal (HTTP 500)"
+    assert cluster.api_error_message(500, None, "Internal", "t") == "Internal (HTTP 500)"
 
 
 def test_a_connection_failure_in_a_few_words() -> None:
@@ -594,7 +606,7 @@ def test_a_connection_failure_in_a_few_words() -> None:
             "[Errno 111] Connection refused"
         )
 
-    assert dcs.transport_reason(Refused()) == "[Errno 111] Connection refused"
+    assert cluster.transport_reason(Refused()) == "[Errno 111] Connection refused"
 
 
 # -- the command line ---------------------------------------------------------------------------
@@ -651,9 +663,9 @@ def test_the_namespace_comes_from_the_kubeconfig_context(tmp_path: Path) -> None
             }
         )
     )
-    assert dcs.context_namespace(str(kubeconfig), None) == "team"
-    assert dcs.context_namespace(str(kubeconfig), "b") == "default"
-    assert dcs.context_namespace(str(tmp_path / "missing"), None) == "default"
+    assert cluster.context_namespace(str(kubeconfig), None) == "team"
+    assert cluster.context_namespace(str(kubeconfig), "b") == "default"
+    assert cluster.context_namespace(str(tmp_path / "missing"), None) == "default"
 
 
 def test_no_kubeconfig_is_a_clear_error(

@@ -17,9 +17,9 @@ from chaos.specs import field_values
 from hypothesis import HealthCheck, assume, given, settings
 from pydantic import ValidationError
 
-from dockercloud_operator.model import Service
 from dockercloud_operator.resources import build
 from dockercloud_operator.resources.links import link_variables
+from dockercloud_operator.schema.model import Service
 
 Object = dict[str, Any]
 FUZZ = settings(

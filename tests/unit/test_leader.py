@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from dockercloud_operator import metrics
-from dockercloud_operator.leader import Leadership
-from dockercloud_operator.settings import Settings
-from dockercloud_operator.workqueue import WorkQueue
+from dockercloud_operator.controller import metrics
+from dockercloud_operator.controller.leader import Leadership
+from dockercloud_operator.controller.settings import Settings
+from dockercloud_operator.controller.workqueue import WorkQueue
 
 Object = dict[str, Any]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from dockercloud_operator import admission, crd
+from dockercloud_operator.schema import admission, crd
 
 REPO = Path(__file__).resolve().parent.parent.parent
 MANIFESTS = REPO / "manifests"
@@ -77,8 +77,8 @@ def test_rbac_has_no_wildcards_and_no_secrets() -> None:
 
 def test_the_operator_holds_what_the_api_role_it_grants_holds() -> None:
     """Kubernetes lets nobody create a Role granting more than they hold (no `escalate`)."""
-    from dockercloud_operator.model import Service
     from dockercloud_operator.resources.access import api_access
+    from dockercloud_operator.schema.model import Service
 
     service = Service.model_validate(
         {"metadata": {"name": "s", "namespace": "n"}, "spec": {"image": "i", "roles": ["global"]}}

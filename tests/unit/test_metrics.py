@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from dockercloud_operator import metrics
-from dockercloud_operator.workqueue import Retry
+from dockercloud_operator.controller import metrics
+from dockercloud_operator.controller.workqueue import Retry
 
 
 @pytest.mark.parametrize(

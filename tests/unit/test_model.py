@@ -9,7 +9,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from dockercloud_operator.model import (
+from dockercloud_operator.schema.model import (
     Autodestroy,
     Autorestart,
     DeploymentStrategy,

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dockercloud_operator.cli import main
-from dockercloud_operator.render import RenderError, render
+from dockercloud_operator.cli.main import main
+from dockercloud_operator.resources.render import RenderError, render
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "wordpress.yaml"
 

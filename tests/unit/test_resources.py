@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import yaml
 
-from dockercloud_operator.model import MAX_INT32, Service
 from dockercloud_operator.resources import build, object_key
 from dockercloud_operator.resources.access import api_access
 from dockercloud_operator.resources.compare import (
@@ -29,6 +28,7 @@ from dockercloud_operator.resources.pod import command_words, cpu_quantity, memo
 from dockercloud_operator.resources.unsupported import unsupported
 from dockercloud_operator.resources.workload import workload
 from dockercloud_operator.resources.workload_kind import workload_kind
+from dockercloud_operator.schema.model import MAX_INT32, Service
 
 Object = dict[str, Any]
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from dockercloud_operator import settings as settings_module
-from dockercloud_operator.cli import build_parser
-from dockercloud_operator.settings import Settings, SettingsError, from_args
+from dockercloud_operator.cli.main import build_parser
+from dockercloud_operator.controller import settings as settings_module
+from dockercloud_operator.controller.settings import Settings, SettingsError, from_args
 
 
 def _settings(*flags: str, **env: str) -> Settings:
@@ -109,7 +109,7 @@ def test_unusable_values_are_refused(flags: list[str], env: dict[str, str], mess
 
 
 def test_run_refuses_unusable_values_before_starting(capsys: pytest.CaptureFixture[str]) -> None:
-    from dockercloud_operator.cli import main
+    from dockercloud_operator.cli.main import main
 
     assert main(["run", "--metrics-port", "-1"]) == 2
     assert "not a port number" in capsys.readouterr().err

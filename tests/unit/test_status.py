@@ -7,9 +7,7 @@ from typing import Any
 
 import pytest
 
-from dockercloud_operator.model import Service, State
-from dockercloud_operator.resources.unsupported import Finding
-from dockercloud_operator.status import (
+from dockercloud_operator.controller.status import (
     Observed,
     compute,
     count,
@@ -18,6 +16,8 @@ from dockercloud_operator.status import (
     state,
     synchronized,
 )
+from dockercloud_operator.resources.unsupported import Finding
+from dockercloud_operator.schema.model import Service, State
 
 NOW = datetime(2014, 10, 13, 11, 1, 43, tzinfo=UTC)
 UID = "09cbcf8d-a727-40d9-b420-c8e18b7fa55b"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dockercloud_operator.store import Store
+from dockercloud_operator.controller.store import Store
 
 
 def body(name: str, uid: str, **spec: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from collections.abc import Hashable
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from dockercloud_operator.workqueue import Retry, WorkQueue
+from dockercloud_operator.controller.workqueue import Retry, WorkQueue
 
 
 def test_requests_arriving_while_working_coalesce_into_one_more_pass() -> None:
@@ -140,7 +140,7 @@ def test_an_unreachable_api_server_is_logged_without_a_traceback(
         while queue.busy:
             await asyncio.sleep(0.01)
 
-    with caplog.at_level(logging.INFO, logger="dockercloud_operator.workqueue"):
+    with caplog.at_level(logging.INFO, logger="dockercloud_operator.controller.workqueue"):
         asyncio.run(scenario())
     unreachable, unavailable, bug = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert unreachable.levelno == logging.WARNING and unreachable.exc_info is None

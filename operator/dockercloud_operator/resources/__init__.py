@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dockercloud_operator.model import Service
 from dockercloud_operator.resources.access import api_access
 from dockercloud_operator.resources.context import Context
 from dockercloud_operator.resources.networking import kubernetes_services
 from dockercloud_operator.resources.unsupported import Finding, unsupported
 from dockercloud_operator.resources.workload import workload
+from dockercloud_operator.schema.model import Service
 
 Object = dict[str, Any]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dockercloud_operator import constants, names
-from dockercloud_operator.model import Role, Service
 from dockercloud_operator.resources.meta import child_metadata
+from dockercloud_operator.schema import constants, names
+from dockercloud_operator.schema.model import Role, Service
 
 Object = dict[str, Any]
 API_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]

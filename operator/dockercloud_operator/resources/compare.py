@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dockercloud_operator import constants
 from dockercloud_operator.resources import Object, object_key
+from dockercloud_operator.schema import constants
 
 APPLIED_ANNOTATION = f"{constants.GROUP}/applied"
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from dockercloud_operator.model import Service
+from dockercloud_operator.schema.model import Service
 
 _URI = re.compile(r"^/api/app/v1/service/(?P<uid>[0-9a-f-]{36})/$")
 

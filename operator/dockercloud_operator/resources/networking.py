@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from dockercloud_operator import names
-from dockercloud_operator.model import ContainerPort, NetworkMode, Service
 from dockercloud_operator.resources.meta import child_metadata
 from dockercloud_operator.resources.workload_kind import WorkloadKind, workload_kind
+from dockercloud_operator.schema import names
+from dockercloud_operator.schema.model import ContainerPort, NetworkMode, Service
 
 Object = dict[str, Any]
 

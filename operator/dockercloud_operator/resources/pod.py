@@ -10,11 +10,17 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from dockercloud_operator import constants, names
-from dockercloud_operator.model import DeploymentStrategy, NetworkMode, PidMode, Role, Service
 from dockercloud_operator.resources.context import Context
 from dockercloud_operator.resources.links import link_variables
 from dockercloud_operator.resources.workload_kind import WorkloadKind, workload_kind
+from dockercloud_operator.schema import constants, names
+from dockercloud_operator.schema.model import (
+    DeploymentStrategy,
+    NetworkMode,
+    PidMode,
+    Role,
+    Service,
+)
 
 Object = dict[str, Any]
 

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dockercloud_operator.model import (
+from dockercloud_operator.resources.context import Context
+from dockercloud_operator.resources.pod import numeric_user, security_options
+from dockercloud_operator.resources.workload_kind import container_volumes
+from dockercloud_operator.schema.model import (
     Autodestroy,
     Autorestart,
     DeploymentStrategy,
     NetworkMode,
     Service,
 )
-from dockercloud_operator.resources.context import Context
-from dockercloud_operator.resources.pod import numeric_user, security_options
-from dockercloud_operator.resources.workload_kind import container_volumes
 
 
 @dataclass(frozen=True)

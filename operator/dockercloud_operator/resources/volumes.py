@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dockercloud_operator.model import Service
 from dockercloud_operator.resources.pod import REDEPLOY_ANNOTATION
+from dockercloud_operator.schema.model import Service
 
 Object = dict[str, Any]
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from dockercloud_operator import names
-from dockercloud_operator.model import NetworkMode, Service
 from dockercloud_operator.resources.context import Context
 from dockercloud_operator.resources.meta import child_metadata, service_annotations
 from dockercloud_operator.resources.pod import pod_template
@@ -14,6 +12,8 @@ from dockercloud_operator.resources.workload_kind import (
     container_volumes,
     workload_kind,
 )
+from dockercloud_operator.schema import names
+from dockercloud_operator.schema.model import NetworkMode, Service
 
 Object = dict[str, Any]
 VOLUME_SIZE = "1Gi"  # Docker volumes have no size; claims must have one

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from dockercloud_operator.model import DeploymentStrategy, ServiceSpec
+from dockercloud_operator.schema.model import DeploymentStrategy, ServiceSpec
 
 
 class WorkloadKind(StrEnum):

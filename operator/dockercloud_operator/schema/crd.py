@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from dockercloud_operator import constants
-from dockercloud_operator.model import (
+from dockercloud_operator.schema import constants
+from dockercloud_operator.schema.model import (
     SAYS,
     SERVICE_NAME,
     SERVICE_NAME_MAX,
@@ -24,7 +24,7 @@ from dockercloud_operator.model import (
 )
 
 CRD_NAME = f"{constants.PLURAL}.{constants.GROUP}"
-HEADER = "# Generated from operator/dockercloud_operator/model.py by `make crds`. Do not edit.\n"
+HEADER = "# Generated from operator/dockercloud_operator/schema/model.py by `make crds`. Do not edit.\n"
 
 # JSON Schema keywords a structural schema keeps as they are.
 _KEPT = {

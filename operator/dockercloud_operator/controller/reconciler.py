@@ -17,9 +17,8 @@ from typing import Any, TypeVar
 
 from kubernetes.client.exceptions import ApiException
 
-from dockercloud_operator import constants, names
-from dockercloud_operator.actions import Decision, decide
-from dockercloud_operator.kube import (
+from dockercloud_operator.controller.actions import Decision, decide
+from dockercloud_operator.controller.kube import (
     API_THREADS,
     CHILD_KINDS,
     SERVICE_API,
@@ -27,14 +26,16 @@ from dockercloud_operator.kube import (
     NamespaceTerminating,
     error_kind,
 )
-from dockercloud_operator.model import Service, State
+from dockercloud_operator.controller.retry import Retry
+from dockercloud_operator.controller.status import TRANSITIONAL, Observed, compute
+from dockercloud_operator.controller.store import Key, Store
+from dockercloud_operator.controller.workqueue import WorkQueue
 from dockercloud_operator.resources import Built, build, object_key
 from dockercloud_operator.resources.compare import plan
 from dockercloud_operator.resources.context import Context, resolve
 from dockercloud_operator.resources.volumes import resets_volumes
-from dockercloud_operator.status import TRANSITIONAL, Observed, compute
-from dockercloud_operator.store import Key, Store
-from dockercloud_operator.workqueue import Retry, WorkQueue
+from dockercloud_operator.schema import constants, names
+from dockercloud_operator.schema.model import Service, State
 
 logger = logging.getLogger(__name__)
 MANAGED = f"{constants.LABEL_MANAGED_BY}={names.OPERATOR}"

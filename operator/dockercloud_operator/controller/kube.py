@@ -10,7 +10,8 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from dockercloud_operator import constants, metrics
+from dockercloud_operator.controller import metrics
+from dockercloud_operator.schema import constants
 
 Object = dict[str, Any]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from dockercloud_operator import constants
+from dockercloud_operator.schema import constants
 
 GROUP = "admissionregistration.k8s.io"
 API_VERSIONS = (f"{GROUP}/v1", f"{GROUP}/v1beta1")  # newest first
@@ -23,7 +23,7 @@ PLURALS = {
     "MutatingAdmissionPolicyBinding": "mutatingadmissionpolicybindings",
 }
 HEADER = (
-    "# Generated from operator/dockercloud_operator/admission.py by `make crds`. Do not edit.\n"
+    "# Generated from operator/dockercloud_operator/schema/admission.py by `make crds`. Do not edit.\n"
 )
 
 # Updates count as well as creates: an update that drops the finalizer (a server-side apply

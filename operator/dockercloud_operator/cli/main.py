@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dockercloud_operator import __version__
-from dockercloud_operator.settings import add_run_arguments
+from dockercloud_operator.controller.settings import add_run_arguments
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter
 
@@ -32,8 +32,8 @@ def _run(args: argparse.Namespace) -> int:
 
     import kopf
 
-    from dockercloud_operator import handlers
-    from dockercloud_operator.settings import SettingsError, from_args
+    from dockercloud_operator.controller import handlers
+    from dockercloud_operator.controller.settings import SettingsError, from_args
 
     try:
         settings = from_args(args)
@@ -58,21 +58,21 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _crd(args: argparse.Namespace) -> int:
-    from dockercloud_operator.crd import render_yaml
+    from dockercloud_operator.schema.crd import render_yaml
 
     sys.stdout.write(render_yaml())
     return 0
 
 
 def _finalizer_policy(args: argparse.Namespace) -> int:
-    from dockercloud_operator.admission import GROUP, render_yaml
+    from dockercloud_operator.schema.admission import GROUP, render_yaml
 
     sys.stdout.write(render_yaml(f"{GROUP}/{args.api_version}"))
     return 0
 
 
 def _render(args: argparse.Namespace) -> int:
-    from dockercloud_operator.render import RenderError, render
+    from dockercloud_operator.resources.render import RenderError, render
 
     try:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()

@@ -15,33 +15,18 @@ The documented table names no state for scaling; scale is allowed where stop or 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
-from dockercloud_operator.model import Redeploy, Service, State
+from dockercloud_operator.documented.lifecycle import ALLOWED_ACTIONS, Action
 from dockercloud_operator.resources.pod import REDEPLOY_ANNOTATION, STOPPED_NODE_LABEL
+from dockercloud_operator.schema.model import Redeploy, Service, State
 
 Object = dict[str, Any]
 
 
-class Action(StrEnum):
-    START = "start"
-    STOP = "stop"
-    SCALE = "scale"
-    REDEPLOY = "redeploy"
-
-
+# The documented table, less terminate: that is `kubectl delete`, which the operator cannot hold.
 ALLOWED: dict[State, frozenset[Action]] = {
-    State.NOT_RUNNING: frozenset({Action.START, Action.SCALE}),
-    State.STARTING: frozenset(),
-    State.RUNNING: frozenset({Action.STOP, Action.REDEPLOY, Action.SCALE}),
-    State.PARTLY_RUNNING: frozenset({Action.START, Action.STOP, Action.REDEPLOY, Action.SCALE}),
-    State.SCALING: frozenset(),
-    State.REDEPLOYING: frozenset(),
-    State.STOPPING: frozenset(),
-    State.STOPPED: frozenset({Action.START, Action.REDEPLOY, Action.SCALE}),
-    State.TERMINATING: frozenset(),
-    State.TERMINATED: frozenset(),
+    state: actions - {Action.TERMINATE} for state, actions in ALLOWED_ACTIONS.items()
 }
 
 

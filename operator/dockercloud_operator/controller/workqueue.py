@@ -8,13 +8,10 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 
-from dockercloud_operator import metrics
+from dockercloud_operator.controller import metrics
+from dockercloud_operator.controller.retry import Retry as Retry  # the queue's own word
 
 logger = logging.getLogger(__name__)
-
-
-class Retry(Exception):
-    """An expected, passing failure (a write conflict, say): retried without a traceback."""
 
 
 class WorkQueue:

@@ -16,10 +16,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dockercloud_operator import constants
-from dockercloud_operator.model import Service
 from dockercloud_operator.resources import object_key
 from dockercloud_operator.resources.context import Services, references
+from dockercloud_operator.schema import constants
+from dockercloud_operator.schema.model import Service
 
 Object = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name) of a Service

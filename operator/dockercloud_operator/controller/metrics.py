@@ -23,7 +23,7 @@ import time
 from collections import Counter as Tally
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp.web
 from prometheus_client import (
@@ -39,10 +39,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from dockercloud_operator.model import State
-
-if TYPE_CHECKING:
-    from dockercloud_operator.reconciler import Reconciler
+from dockercloud_operator.controller.retry import Retry
+from dockercloud_operator.schema.model import State
 
 logger = logging.getLogger(__name__)
 Object = dict[str, Any]
@@ -80,8 +78,6 @@ for _result in ("success", "retry", "error"):  # every series exists from the st
 
 async def reconciled(work: Awaitable[None]) -> None:
     """Awaits one reconcile, counting and timing it (`WorkQueue._run`)."""
-    from dockercloud_operator.workqueue import Retry  # it imports this module
-
     started = time.perf_counter()
     try:
         await work
@@ -175,11 +171,13 @@ class Server:
 
 async def serve(
     port: int,
-    reconciler: Reconciler,
+    states: Callable[[], Iterable[str | None]],
+    keys: Callable[[], int],
     host: str = "0.0.0.0",
     registry: CollectorRegistry = REGISTRY,
 ) -> Server | None:
-    """Serves /metrics (with the reconciler's services by state) and /healthz until `stop`;
+    """Serves /metrics (with the services by `states`, the work queue's `keys`) and /healthz
+    until `stop`;
     None when the port cannot be had: the operator goes on without metrics rather than not at
     all."""
     runner = aiohttp.web.AppRunner(application(registry), handle_signals=False, access_log=None)
@@ -190,7 +188,7 @@ async def serve(
         logger.error("Not serving metrics: cannot listen on %s:%d (%s).", host, port, error)
         await runner.cleanup()
         return None
-    collector = StoreCollector(reconciler.store.states.values, lambda: reconciler.queue.busy)
+    collector = StoreCollector(states, keys)
     registry.register(collector)
     logger.info("Serving metrics at http://%s:%d/metrics", host, port)
     return Server(runner, collector, registry)

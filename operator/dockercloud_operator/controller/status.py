@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from dockercloud_operator import names
-from dockercloud_operator.model import DeploymentStrategy, Service, State
 from dockercloud_operator.resources.context import resource_uri
 from dockercloud_operator.resources.links import link_variables, service_address
 from dockercloud_operator.resources.unsupported import Finding
+from dockercloud_operator.schema import names
+from dockercloud_operator.schema.model import DeploymentStrategy, Service, State
 
 Object = dict[str, Any]
 

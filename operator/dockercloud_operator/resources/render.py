@@ -12,10 +12,10 @@ from pydantic import StringConstraints, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
-from dockercloud_operator import constants, model
-from dockercloud_operator.model import SAYS, Service
 from dockercloud_operator.resources import build
 from dockercloud_operator.resources.context import Services, resolve
+from dockercloud_operator.schema import constants, model
+from dockercloud_operator.schema.model import SAYS, Service
 
 
 class RenderError(ValueError):

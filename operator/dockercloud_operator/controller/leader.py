@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 from kubernetes.client.exceptions import ApiException
 
-from dockercloud_operator import metrics
-from dockercloud_operator.settings import Settings
+from dockercloud_operator.controller import metrics
+from dockercloud_operator.controller.settings import Settings
 
 if TYPE_CHECKING:
-    from dockercloud_operator.reconciler import Reconciler
+    from dockercloud_operator.controller.reconciler import Reconciler
 
 logger = logging.getLogger(__name__)
 Object = dict[str, Any]

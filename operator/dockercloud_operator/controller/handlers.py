@@ -13,11 +13,18 @@ from typing import Any
 
 import kopf
 
-from dockercloud_operator import constants, metrics, names
-from dockercloud_operator.kube import API_THREADS, CHILD_KINDS, PLURALS, Kube, new_api_client
-from dockercloud_operator.leader import Leadership
-from dockercloud_operator.reconciler import Reconciler
-from dockercloud_operator.settings import Settings
+from dockercloud_operator.controller import metrics
+from dockercloud_operator.controller.kube import (
+    API_THREADS,
+    CHILD_KINDS,
+    PLURALS,
+    Kube,
+    new_api_client,
+)
+from dockercloud_operator.controller.leader import Leadership
+from dockercloud_operator.controller.reconciler import Reconciler
+from dockercloud_operator.controller.settings import Settings
+from dockercloud_operator.schema import constants, names
 
 registry = kopf.OperatorRegistry()
 
@@ -61,7 +68,11 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     await reconciler.prime()
     memo.reconciler = reconciler
     memo.metrics = (
-        await metrics.serve(config.metrics_port, reconciler) if config.metrics_port else None
+        await metrics.serve(
+            config.metrics_port, reconciler.store.states.values, lambda: reconciler.queue.busy
+        )
+        if config.metrics_port
+        else None
     )
     memo.leadership = (
         Leadership(reconciler, config, memo.get("stop_flag")) if config.leader_election else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dockercloud_operator import constants
+from dockercloud_operator.schema import constants
 
 OPERATOR = "dockercloud-operator"
 

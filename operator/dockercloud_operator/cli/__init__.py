@@ -1,0 +1,1 @@
+"""The command lines: `dockercloud-operator` (`main`) and `kubectl dcs` (`dcs`)."""
