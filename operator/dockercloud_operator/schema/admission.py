@@ -23,7 +23,8 @@ PLURALS = {
     "MutatingAdmissionPolicyBinding": "mutatingadmissionpolicybindings",
 }
 HEADER = (
-    "# Generated from operator/dockercloud_operator/schema/admission.py by `make crds`. Do not edit.\n"
+    "# Generated from operator/dockercloud_operator/schema/admission.py by `make crds`. "
+    "Do not edit.\n"
 )
 
 # Updates count as well as creates: an update that drops the finalizer (a server-side apply

@@ -24,7 +24,9 @@ from dockercloud_operator.schema.model import (
 )
 
 CRD_NAME = f"{constants.PLURAL}.{constants.GROUP}"
-HEADER = "# Generated from operator/dockercloud_operator/schema/model.py by `make crds`. Do not edit.\n"
+HEADER = (
+    "# Generated from operator/dockercloud_operator/schema/model.py by `make crds`. Do not edit.\n"
+)
 
 # JSON Schema keywords a structural schema keeps as they are.
 _KEPT = {
