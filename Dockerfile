@@ -19,4 +19,6 @@ RUN groupadd --gid 10001 operator \
 USER 10001:10001
 # 8080: /metrics and /healthz; 8081: kopf's liveness endpoint (when DOCKERCLOUD_HEALTH_PORT says).
 EXPOSE 8080 8081
-ENTRYPOINT ["dockercloud-operator", "run"]
+# The operator by default; the REST API Deployment passes `api ...` (manifests/api.yaml).
+ENTRYPOINT ["dockercloud-operator"]
+CMD ["run"]

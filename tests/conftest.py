@@ -20,6 +20,7 @@ from testbed import build
 from testbed import service_crd as service_crd_module
 from testbed.controlplane import ControlPlane
 from tests.operator_process import OperatorProcess
+from tests.rest_api import RestApi
 
 
 @pytest.fixture(scope="session")
@@ -74,3 +75,15 @@ def operator(
     yield process
     process.stop()
     print(f"operator log: {process.log}")
+
+
+@pytest.fixture(scope="session")
+def rest_api(
+    kubeconfig: Path, service_crd: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RestApi]:
+    """The REST API (`dockercloud-operator api`) for the whole session; its un-namespaced
+    paths act in `default`."""
+    rest = RestApi(kubeconfig, tmp_path_factory.mktemp("rest-api") / "api.log").start()
+    yield rest
+    rest.stop()
+    print(f"REST API log: {rest.log}")

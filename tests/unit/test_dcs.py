@@ -450,8 +450,9 @@ def test_inspect_before_any_status_uses_the_metadata() -> None:
     assert view["uuid"] == UID
     assert view["resource_uri"] == f"/api/app/v1/service/{UID}/"
     assert view["image_name"] == "nginx:latest"
-    assert view["state"] is None
+    assert view["state"] == "Not running"  # created without starting
     assert view["containers"] == []
+    assert view["current_num_containers"] == 0
 
 
 # -- ps -----------------------------------------------------------------------------------------

@@ -187,7 +187,7 @@ def test_a_started_service_reports_everything_documented() -> None:
     status = compute(web, observed, {"state": "Starting", "running_of_target": "0/2"}, NOW)
     assert status["state"] == "Running"
     assert status["uuid"] == UID
-    assert status["resource_uri"] == f"/api/app/v1/service/{UID}/"
+    assert status["resource_uri"] == f"/api/app/v1/ns/service/{UID}/"  # namespace "ns"
     assert status["image_name"] == "nginx:latest"
     assert (status["current_num_containers"], status["running_num_containers"]) == (2, 2)
     assert status["stopped_num_containers"] == 0

@@ -13,6 +13,7 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError as TransportError
 
 from dockercloud_operator.cli.errors import CliError, NotFound
+from dockercloud_operator.documented.logs import service_container
 from dockercloud_operator.documented.naming import looks_like_uuid_prefix
 from dockercloud_operator.schema import constants, names
 
@@ -264,8 +265,5 @@ class Cluster:
 
 
 def _container(pod: Any) -> str:
-    """The service's container in the pod (named after the workload), else its first."""
-    containers = [c.name for c in pod.spec.containers]
     service = pod.metadata.labels.get(constants.LABEL_SERVICE, "")
-    wanted = names.workload(service)
-    return wanted if wanted in containers else str(containers[0])
+    return service_container(names.workload(service), [c.name for c in pod.spec.containers])

@@ -86,6 +86,23 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _api(args: argparse.Namespace) -> int:
+    from dockercloud_operator.rest.server import Options, listen_address, run, tls_context
+
+    try:
+        listen_address(args.listen)
+        tls = tls_context(args.tls_cert, args.tls_key)
+    except (ValueError, OSError) as error:
+        print(f"dockercloud-operator api: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    run(Options(args.namespace, args.kubeconfig, args.request_timeout), args.listen, tls)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dockercloud-operator",
@@ -124,6 +141,37 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("file", help="a YAML file of Service manifests (- for standard input)")
     render.add_argument("-n", "--namespace", help="the namespace to render into")
     render.set_defaults(handler=_render)
+
+    api = commands.add_parser(
+        "api",
+        help="serve the documented Docker Cloud service REST API over Service resources "
+        "(each request made with the caller's own Kubernetes token)",
+    )
+    api.add_argument(
+        "--listen",
+        default="127.0.0.1:8080",
+        metavar="HOST:PORT",
+        help="where to listen (default: 127.0.0.1:8080, loopback only)",
+    )
+    api.add_argument(
+        "-n",
+        "--namespace",
+        default="default",
+        help="the namespace of the un-namespaced paths, /api/app/v1/service/... (default: "
+        "default); /api/app/v1/<namespace>/service/... act in <namespace>",
+    )
+    api.add_argument("--kubeconfig", help="the cluster's kubeconfig (default: in-cluster, else "
+                     "$KUBECONFIG or ~/.kube/config); only its server and CA are used")  # fmt: skip
+    api.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    api.add_argument("--tls-key", help="the certificate's private key (PEM)")
+    api.add_argument(
+        "--request-timeout",
+        type=float,
+        default=30.0,
+        help="seconds a Kubernetes request may take (default: 30)",
+    )
+    api.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    api.set_defaults(handler=_api)
     return parser
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from dockercloud_operator.resources.context import resource_uri
+from dockercloud_operator.documented.naming import image_name
 from dockercloud_operator.resources.links import link_variables, service_address
 from dockercloud_operator.resources.unsupported import Finding
 from dockercloud_operator.schema import names
@@ -207,12 +207,6 @@ def state(
 # -- the rest of the status ---------------------------------------------------------------------
 
 
-def image_name(image: str) -> str:
-    """The image with its tag: Docker's `latest` when none is given."""
-    last = image.rsplit("/", 1)[-1]
-    return image if ":" in last or "@" in last else f"{image}:latest"
-
-
 def _ports(service: Service, observed: Observed) -> list[Object]:
     """Each port with the URI it is reached at: published ones on a node running a container
     (at outer_port, or the allocated node port), others at the service's cluster DNS name."""
@@ -285,7 +279,11 @@ def compute(service: Service, observed: Observed, previous: Object, now: datetim
 
     status: Object = {
         "uuid": service.metadata.uid,
-        "resource_uri": resource_uri(service.metadata.uid) if service.metadata.uid else None,
+        "resource_uri": (
+            names.resource_uri(service.metadata.uid, service.namespace)
+            if service.metadata.uid
+            else None
+        ),
         "image_name": image_name(service.spec.image),
         "state": str(current_state),
         "synchronized": in_sync,
@@ -304,8 +302,8 @@ def compute(service: Service, observed: Observed, previous: Object, now: datetim
         "linked_from_service": [
             {
                 "name": alias,
-                "from_service": resource_uri(other.metadata.uid or ""),
-                "to_service": resource_uri(service.metadata.uid or ""),
+                "from_service": names.resource_uri(other.metadata.uid or "", other.namespace),
+                "to_service": names.resource_uri(service.metadata.uid or "", service.namespace),
             }
             for alias, other in sorted(observed.linked_from, key=lambda pair: pair[1].name)
         ],

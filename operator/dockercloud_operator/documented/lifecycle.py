@@ -46,6 +46,16 @@ ALLOWED_ACTIONS: dict[State, frozenset[Action]] = {
 }
 
 
+# The state an accepted action moves a service to, as the answer to it says.
+TRANSITIONS: dict[Action, State] = {
+    Action.START: State.STARTING,
+    Action.STOP: State.STOPPING,
+    Action.SCALE: State.SCALING,
+    Action.REDEPLOY: State.REDEPLOYING,
+    Action.TERMINATE: State.TERMINATING,
+}
+
+
 def allowed_states(action: Action) -> list[State]:
     """The states in which the documentation allows `action`, in the table's order."""
     return [state for state in State if action in ALLOWED_ACTIONS[state]]

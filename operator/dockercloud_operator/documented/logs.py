@@ -79,3 +79,9 @@ def merge_logs(lines: Iterable[LogLine]) -> list[LogLine]:
     """Every container's lines in one stream, oldest first (a stable sort: a container's own
     lines keep their order)."""
     return sorted(lines, key=LogLine.sort_key)
+
+
+def service_container(service: str, containers: list[str]) -> str:
+    """The container of a service's pod whose log is the service's: the one named after the
+    workload (the service), else the first."""
+    return service if service in containers else containers[0]

@@ -42,3 +42,9 @@ def service_reference(identifier: str) -> str:
     if re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", identifier):
         return f"/api/app/v1/service/{identifier}/"
     return identifier
+
+
+def image_name(image: str) -> str:
+    """The image with its tag: Docker's `latest` when none is given."""
+    last = image.rsplit("/", 1)[-1]
+    return image if ":" in last or "@" in last else f"{image}:latest"

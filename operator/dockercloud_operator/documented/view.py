@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from dockercloud_operator.documented.naming import image_name
+from dockercloud_operator.schema.model import State
+from dockercloud_operator.schema.names import DEFAULT_NAMESPACE, resource_uri
+
 Object = dict[str, Any]
 
 # Every attribute of the documented service object (its example, plus `pid`).
@@ -66,56 +70,92 @@ DOCUMENTED_ATTRIBUTES = [
     "uuid",
     "working_dir",
 ]
+# Attributes that are lists: [] when unset, never null.
+LIST_ATTRIBUTES = (
+    "bindings", "cap_add", "cap_drop", "container_envvars", "devices", "dns", "dns_search",
+    "extra_hosts", "roles", "security_opt", "tags",
+)  # fmt: skip
 # Status fields for Kubernetes' sake, not documented attributes.
 _KUBERNETES_ONLY = {"running_of_target", "selector", "observedGeneration", "conditions"}
+# What a service the operator has not reported on yet has: no containers, nothing linked.
+_UNREPORTED: Object = {
+    "current_num_containers": 0,
+    "running_num_containers": 0,
+    "stopped_num_containers": 0,
+    "containers": [],
+    "link_variables": {},
+    "linked_from_service": [],
+}
 
 
-def _image_name(image: str) -> str:
-    last = image.rsplit("/", 1)[-1]
-    return image if ":" in last or "@" in last else f"{image}:latest"
+def unreported_state(service: Object) -> State:
+    """The state of a service the operator has not reported one for: Terminating once deletion
+    has begun, else Not running when it is not to run (created without starting), else
+    Starting."""
+    if service.get("metadata", {}).get("deletionTimestamp"):
+        return State.TERMINATING
+    return State.STARTING if service.get("spec", {}).get("running", True) else State.NOT_RUNNING
 
 
 def documented_view(service: Object) -> Object:
     """The service as the documented API returns it: spec and status attributes in one object
     (`image` appears as `image_name`; `running` and `redeploy` as the state), every documented
-    attribute present (null when unset), keys sorted as in the documented example."""
+    attribute present (null when unset), keys sorted as in the documented example.
+
+    The spec is what the service is now (an update shows at once); the status adds what the
+    operator observed (state, counts, containers, the ports' endpoints)."""
     metadata = service.get("metadata", {})
     spec = dict(service.get("spec", {}))
     status = {k: v for k, v in service.get("status", {}).items() if k not in _KUBERNETES_ONLY}
     image = spec.pop("image", None)
     spec.pop("running", None)
     spec.pop("redeploy", None)
+    uid = metadata.get("uid") or status.get("uuid")
+    namespace = metadata.get("namespace") or DEFAULT_NAMESPACE
+    uri = resource_uri(uid, namespace) if uid else None
     view: Object = dict.fromkeys(DOCUMENTED_ATTRIBUTES)
-    view.update(spec)
-    spec_ports = {
-        (p.get("inner_port"), p.get("protocol")): p for p in spec.get("container_ports", [])
-    }
+    view.update(_UNREPORTED)
     view.update(status)
-    if "container_ports" in status:  # the status' ports have endpoints; the spec's, names
-        view["container_ports"] = [
-            {
-                **p,
-                **{
-                    k: v
-                    for k, v in spec_ports.get((p.get("inner_port"), p.get("protocol")), {}).items()
-                    if k == "port_name"
-                },
-            }
-            for p in status["container_ports"]
-        ]
+    view.update(spec)
+    view["container_ports"] = _ports(spec.get("container_ports", []), status)
+    if metadata.get("deletionTimestamp"):
+        view["state"] = str(State.TERMINATING)
+    elif not view["state"]:
+        view["state"] = str(unreported_state(service))
+    if view["synchronized"] is None:
+        view["synchronized"] = not service.get("spec", {}).get("running", True)
     name = metadata.get("name")
     view["name"] = name
     view["nickname"] = view["nickname"] or name
-    uid = view["uuid"] or metadata.get("uid")
     view["uuid"] = uid
-    view["resource_uri"] = view["resource_uri"] or (f"/api/app/v1/service/{uid}/" if uid else None)
-    if not view["image_name"] and image:
-        view["image_name"] = _image_name(image)
+    view["resource_uri"] = uri
+    view["image_name"] = image_name(image) if image else view["image_name"]
     view["linked_to_service"] = [
-        {"from_service": view["resource_uri"], **link} if view["resource_uri"] else link
-        for link in view["linked_to_service"] or []
+        {"from_service": uri, **link} if uri else link for link in view["linked_to_service"] or []
     ]
-    for key in ("containers", "linked_from_service", "bindings", "container_envvars", "tags"):
+    for key in LIST_ATTRIBUTES:
         if view[key] is None:
             view[key] = []
+    if view["labels"] is None:
+        view["labels"] = {}
     return dict(sorted(view.items()))
+
+
+def _ports(spec_ports: list[Object], status: Object) -> list[Object]:
+    """The spec's ports, with what the operator observed of each: its endpoint, and the node
+    port allocated to a published port without an outer_port."""
+    observed = {
+        (p.get("inner_port"), p.get("protocol")): p for p in status.get("container_ports", [])
+    }
+    ports = []
+    for port in spec_ports:
+        seen = observed.get((port.get("inner_port"), port.get("protocol")), {})
+        ports.append(
+            {
+                "port_name": None,
+                **port,
+                "outer_port": port.get("outer_port") or seen.get("outer_port"),
+                "endpoint_uri": seen.get("endpoint_uri"),
+            }
+        )
+    return ports

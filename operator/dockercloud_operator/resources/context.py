@@ -3,18 +3,11 @@ mounts volumes from, resolved beforehand so the builders stay pure."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from dockercloud_operator.schema.model import Service
-
-_URI = re.compile(r"^/api/app/v1/service/(?P<uid>[0-9a-f-]{36})/$")
-
-
-def resource_uri(uid: str) -> str:
-    """The documented resource URI of a service (its uuid is the object's metadata.uid)."""
-    return f"/api/app/v1/service/{uid}/"
+from dockercloud_operator.schema.names import parse_resource_uri
 
 
 @dataclass(frozen=True)
@@ -55,9 +48,9 @@ class Services:
 
     def find(self, reference: str, namespace: str) -> Service | None:
         """A service by resource URI (any namespace) or by name (in `namespace`)."""
-        match = _URI.match(reference)
-        if match:
-            return self.by_uid.get(match["uid"])
+        parsed = parse_resource_uri(reference)
+        if parsed:  # the uuid alone names it: a uid is unique in the cluster
+            return self.by_uid.get(parsed[1])
         return self.by_key.get((namespace, reference))
 
 

@@ -45,8 +45,15 @@ PRINTER_COLUMNS = [
 ]
 
 # The documented list filters the API server can serve (`kubectl get dcs --field-selector`):
-# state, and the stack; name is metadata.name, always selectable.
-SELECTABLE_FIELDS = [".status.state", ".spec.stack", ".spec.deployment_strategy", ".spec.image"]
+# state, the stack and the uuid (how the REST API finds a service by uuid in one request); name
+# is metadata.name, always selectable.
+SELECTABLE_FIELDS = [
+    ".status.state",
+    ".spec.stack",
+    ".spec.deployment_strategy",
+    ".spec.image",
+    ".status.uuid",
+]
 
 ROOT_RULES = [
     cel(

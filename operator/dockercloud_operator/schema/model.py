@@ -32,7 +32,9 @@ _LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 DNS_LABEL = rf"^{_LABEL}$"
 DNS_SUBDOMAIN = rf"^{_LABEL}(\.{_LABEL})*$"
 ABSOLUTE_PATH = r"^/.*$"
-SERVICE_URI = r"/api/app/v1/service/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/"
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# /api/app/v1/service/<uuid>/, or /api/app/v1/<namespace>/service/<uuid>/ (`names.resource_uri`).
+SERVICE_URI = rf"/api/app/v1/({_LABEL}/)?service/{UUID}/"
 # A reference to another service: its resource URI, or its name in the same namespace.
 SERVICE_REFERENCE = rf"^({SERVICE_URI}|{_LABEL})$"
 # Docker's image reference grammar: [registry[:port]/]path[:tag][@digest].
@@ -141,14 +143,14 @@ ServiceReference = Annotated[
     str,
     StringConstraints(pattern=SERVICE_REFERENCE, max_length=253),
     _says(
-        "must be a service's resource URI (/api/app/v1/service/<uuid>/) or the name of a "
-        "service in the same namespace"
+        "must be a service's resource URI (/api/app/v1/[<namespace>/]service/<uuid>/) or the "
+        "name of a service in the same namespace"
     ),
 ]
 ServiceUri = Annotated[
     str,
     StringConstraints(pattern=rf"^{SERVICE_URI}$", max_length=253),
-    _says("must be a service's resource URI (/api/app/v1/service/<uuid>/)"),
+    _says("must be a service's resource URI (/api/app/v1/[<namespace>/]service/<uuid>/)"),
 ]
 EnvKey = Annotated[
     str,
@@ -375,8 +377,8 @@ class Link(_Model):
     """A link to another service (Related services attributes)."""
 
     to_service: ServiceReference = Field(
-        description="The target of the link: its resource URI (/api/app/v1/service/<uuid>/) "
-        "or its name in the same namespace."
+        description="The target of the link: its resource URI "
+        "(/api/app/v1/[<namespace>/]service/<uuid>/) or its name in the same namespace."
     )
     name: LinkName | None = Field(
         None,

@@ -2,9 +2,34 @@
 
 from __future__ import annotations
 
+import re
+
 from dockercloud_operator.schema import constants
 
 OPERATOR = "dockercloud-operator"
+# The namespace whose services have the documented, un-namespaced resource URIs.
+DEFAULT_NAMESPACE = "default"
+_RESOURCE_URI = re.compile(
+    r"^/api/app/v1/(?:(?P<namespace>[a-z0-9]([-a-z0-9]*[a-z0-9])?)/)?service/(?P<uid>[0-9a-f-]{36})/$"
+)
+
+
+def resource_uri(uid: str, namespace: str) -> str:
+    """The documented resource URI of a service (its uuid is the object's metadata.uid):
+    `/api/app/v1/service/<uuid>/` in the default namespace, and elsewhere
+    `/api/app/v1/<namespace>/service/<uuid>/`, the path the documented clients use in a
+    namespace, so that the URI alone says where to fetch the service back."""
+    if namespace == DEFAULT_NAMESPACE:
+        return f"/api/app/v1/service/{uid}/"
+    return f"/api/app/v1/{namespace}/service/{uid}/"
+
+
+def parse_resource_uri(uri: str) -> tuple[str, str] | None:
+    """(namespace, uuid) of a service resource URI, or None if `uri` is not one."""
+    match = _RESOURCE_URI.match(uri)
+    if not match:
+        return None
+    return match["namespace"] or DEFAULT_NAMESPACE, match["uid"]
 
 
 def workload(service: str) -> str:

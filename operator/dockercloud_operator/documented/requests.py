@@ -1,0 +1,269 @@
+"""The documented REST requests as changes of Service resources, and the documented list's
+filters and paging: pure translations the REST API and its tests share.
+
+- A create body (the documented JSON parameters) becomes a Service manifest created without
+  starting it (`running: false`, so the service is `Not running`); the documented defaults are
+  the CRD's, applied by the API server, except the name (the image without namespace and tag).
+- An update body becomes a JSON merge patch of the spec: only the fields sent change, and a
+  list sent replaces the list (the documented "This operation replaces the tag list").
+- Query parameters are read as the documented clients send them (`true`, `True`, `false`, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from dockercloud_operator.documented.naming import default_name, valid_name
+from dockercloud_operator.documented.view import DOCUMENTED_ATTRIBUTES
+from dockercloud_operator.schema import constants
+from dockercloud_operator.schema.model import SERVICE_NAME_MAX, ServiceSpec, State
+
+Object = dict[str, Any]
+
+# What a request may set: every spec field but the two the actions own.
+ACTION_FIELDS = {"running", "redeploy"}
+WRITABLE = frozenset(set(ServiceSpec.model_fields) - ACTION_FIELDS - {"name"})
+READ_ONLY = frozenset(set(DOCUMENTED_ATTRIBUTES) - WRITABLE - {"name"})
+DEFAULT_LIMIT = 25
+MAX_LIMIT = 1000
+MAX_TAIL = 100_000
+# The documented list filters, and those the documented clients send when they resolve a name
+# or a short uuid.
+FILTERS = ("uuid", "uuid__startswith", "state", "name", "stack", "stack__name")
+LIST_PARAMETERS = frozenset({*FILTERS, "limit", "offset"})
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_PYTHON_LITERALS = re.compile(r'"(?:[^"\\]|\\.)*"|\b(True|False|None)\b')
+
+
+class BadRequest(ValueError):
+    """A request the API refuses with 400; the message names the field and what is allowed."""
+
+
+def is_uuid(text: str) -> bool:
+    return _UUID.match(text) is not None
+
+
+# -- bodies -------------------------------------------------------------------------------------
+
+
+def parse_body(raw: bytes) -> Object:
+    """A request body: one JSON object. Python's `True`, `False` and `None` (as the documented
+    PATCH example spells them) are read as JSON's `true`, `false` and `null`."""
+    if not raw.strip():
+        raise BadRequest("the request has no body: send a JSON object")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadRequest(f"the body is not UTF-8: {error.reason} at byte {error.start}") from None
+    try:
+        body = json.loads(text)
+    except ValueError as error:
+        try:
+            body = json.loads(_PYTHON_LITERALS.sub(_json_literal, text))
+        except ValueError:
+            raise BadRequest(f"the body is not valid JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise BadRequest(f"the body must be a JSON object, not {_json_type(body)}")
+    return body
+
+
+def _json_literal(match: re.Match[str]) -> str:
+    literal = match[1]
+    return {"True": "true", "False": "false", "None": "null"}[literal] if literal else match[0]
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "null" if value is None else type(value).__name__
+
+
+def _check_fields(body: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
+    for key in body:
+        if key in allowed:
+            continue
+        if key in READ_ONLY:
+            raise BadRequest(f'"{key}" is read-only: the service reports it, it cannot be set')
+        if key in ACTION_FIELDS:
+            raise BadRequest(
+                f'"{key}" is not a {what} parameter: use the start, stop and redeploy endpoints'
+            )
+        raise BadRequest(f'unknown field "{key}": not a documented {what} parameter')
+
+
+def _spec_values(body: Mapping[str, Any]) -> Object:
+    """The spec fields of a body. An outer_port means a published port: the documented examples
+    give one without `published` (whose default is false)."""
+    spec = dict(body)
+    ports = spec.get("container_ports")
+    if isinstance(ports, list):
+        spec["container_ports"] = [
+            {**port, "published": True}
+            if isinstance(port, dict)
+            and port.get("outer_port") is not None
+            and "published" not in port
+            else port
+            for port in ports
+        ]
+    return spec
+
+
+def create_manifest(body: Mapping[str, Any]) -> Object:
+    """The Service a create body asks for, created without starting it."""
+    _check_fields(body, WRITABLE | {"name"}, "create")
+    image = body.get("image")
+    if image is None:
+        raise BadRequest('"image" is required: the image to deploy, i.e. tutum/hello-world')
+    if not isinstance(image, str):
+        raise BadRequest(f'"image" must be a string, not {_json_type(image)}')
+    name = body.get("name")
+    if name is None:
+        name = default_name(image)
+    elif not isinstance(name, str):
+        raise BadRequest(f'"name" must be a string, not {_json_type(name)}')
+    elif not valid_name(name):
+        raise BadRequest(
+            f'"name" {json.dumps(name)} is not a valid service name: lowercase letters, digits '
+            f'and "-", starting with a letter and not ending with "-", at most '
+            f"{SERVICE_NAME_MAX} characters"
+        )
+    spec = {k: v for k, v in _spec_values(body).items() if k != "name" and v is not None}
+    spec["running"] = False  # documented: "Creates a new service without starting it."
+    return {
+        "apiVersion": f"{constants.GROUP}/{constants.VERSION}",
+        "kind": constants.KIND,
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
+def update_patch(body: Mapping[str, Any], name: str) -> Object:
+    """The merge patch an update body asks for: only the fields sent (null restores the
+    default). The name is not an update parameter; sent unchanged, it is accepted."""
+    if "name" in body and body["name"] != name:
+        raise BadRequest(f'"name" cannot be changed (the service is "{name}")')
+    fields = {k: v for k, v in body.items() if k != "name"}
+    _check_fields(fields, WRITABLE, "update")
+    return {"spec": _spec_values(fields)}
+
+
+# -- query parameters ---------------------------------------------------------------------------
+
+
+def parse_bool(value: str | None, parameter: str, default: bool) -> bool:
+    """`true`/`false` in any case (`True`, as Python clients send it), `1`/`0`."""
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise BadRequest(f"{parameter}={value}: must be true or false")
+
+
+def parse_count(value: str | None, parameter: str, default: int, maximum: int) -> int:
+    """A whole number from 0 to `maximum`."""
+    if value is None or value == "":
+        return default
+    if not re.fullmatch(r"\s*\+?[0-9]+\s*", value):
+        raise BadRequest(f"{parameter}={value}: must be a whole number from 0 to {maximum}")
+    number = int(value)
+    if number > maximum:
+        raise BadRequest(f"{parameter}={value}: must be at most {maximum}")
+    return number
+
+
+# -- the list -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A list request: its filters (those given) and its page."""
+
+    filters: dict[str, str]
+    limit: int
+    offset: int
+
+    def field_selector(self) -> str:
+        """The filters the API server can apply itself, as a field selector."""
+        selectors = []
+        if "name" in self.filters:
+            selectors.append(f"metadata.name={self.filters['name']}")
+        if "state" in self.filters:
+            selectors.append(f"status.state={self.filters['state']}")
+        if "stack" in self.filters:
+            selectors.append(f"spec.stack={self.filters['stack']}")
+        return ",".join(selectors)
+
+    def only_by_server(self) -> bool:
+        """No filter is left to apply here: the API server can count and page the list."""
+        return not set(self.filters) - {"name", "state", "stack"}
+
+    def matches(self, service: Object) -> bool:
+        """The filters the API server cannot apply: the uuid (metadata.uid, known before the
+        operator reports it), its prefix, and the stack's name."""
+        uid = service.get("metadata", {}).get("uid", "")
+        if "uuid" in self.filters and uid != self.filters["uuid"]:
+            return False
+        if "uuid__startswith" in self.filters and not uid.startswith(
+            self.filters["uuid__startswith"]
+        ):
+            return False
+        if "stack__name" in self.filters:
+            stack = service.get("spec", {}).get("stack") or ""
+            wanted = self.filters["stack__name"]
+            if stack != wanted and not stack.rstrip("/").endswith(f"/{wanted}"):
+                return False
+        return True
+
+
+def list_query(query: Mapping[str, str]) -> ListQuery:
+    """A list request's query parameters, checked: unknown ones and bad values are refused."""
+    for key in query:
+        if key not in LIST_PARAMETERS:
+            raise BadRequest(
+                f'unknown query parameter "{key}": the list takes '
+                + ", ".join(sorted(LIST_PARAMETERS))
+            )
+    filters = {key: query[key] for key in FILTERS if key in query}
+    if "state" in filters and filters["state"] not in {str(s) for s in State}:
+        raise BadRequest(
+            f"state={filters['state']}: must be one of " + ", ".join(str(s) for s in State)
+        )
+    for key in ("name", "stack", "stack__name", "uuid", "uuid__startswith"):
+        if key in filters and ("," in filters[key] or len(filters[key]) > 253):
+            raise BadRequest(f"{key}: must be at most 253 characters, without a comma")
+    return ListQuery(
+        filters=filters,
+        limit=parse_count(query.get("limit"), "limit", DEFAULT_LIMIT, MAX_LIMIT) or MAX_LIMIT,
+        offset=parse_count(query.get("offset"), "offset", 0, 10**9),
+    )
+
+
+def page_meta(path: str, query: ListQuery, total: int) -> Object:
+    """The documented list's `meta`: `next` and `previous` are the URLs of the pages beside
+    this one (with the same filters), or null."""
+
+    def url(offset: int) -> str:
+        return f"{path}?" + urlencode({**query.filters, "limit": query.limit, "offset": offset})
+
+    following = query.offset + query.limit
+    return {
+        "limit": query.limit,
+        "offset": query.offset,
+        "total_count": total,
+        "next": url(following) if following < total else None,
+        "previous": url(max(query.offset - query.limit, 0)) if query.offset > 0 else None,
+    }

@@ -1,0 +1,185 @@
+"""The REST API's Kubernetes calls, each made with the caller's own token.
+
+The API process keeps only the cluster's address and CA: no credentials of its own ever reach
+a request, so a caller can do exactly what Kubernetes RBAC grants its token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from kubernetes import client
+from kubernetes import config as _config
+
+from dockercloud_operator.schema import constants
+
+Object = dict[str, Any]
+config: Any = _config  # the client's loaders are unannotated
+IN_CLUSTER_CA = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+
+
+class KubeError(Exception):
+    """A Kubernetes API answer other than success: its status code and Status body."""
+
+    def __init__(self, status: int, body: Object) -> None:
+        super().__init__(body.get("message") or f"HTTP {status}")
+        self.status = status
+        self.body = body
+
+    @property
+    def reason(self) -> str:
+        return str(self.body.get("reason") or "")
+
+    @property
+    def message(self) -> str:
+        return str(self.body.get("message") or f"HTTP {self.status}")
+
+
+class Unreachable(Exception):
+    """The Kubernetes API server could not be reached or did not answer in time."""
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Where the Kubernetes API server is, and how to trust it."""
+
+    server: str
+    ca_file: str | None = None
+    verify: bool = True
+
+    @classmethod
+    def from_environment(cls, kubeconfig: str | None = None) -> Cluster:
+        """The cluster the pod runs in, else the current context of the kubeconfig."""
+        if os.environ.get("KUBERNETES_SERVICE_HOST") and not kubeconfig:
+            host = os.environ["KUBERNETES_SERVICE_HOST"]
+            port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+            if ":" in host:
+                host = f"[{host}]"
+            return cls(f"https://{host}:{port}", IN_CLUSTER_CA)
+        configuration = client.Configuration()
+        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+        return cls(
+            str(configuration.host).rstrip("/"),
+            configuration.ssl_ca_cert,
+            bool(configuration.verify_ssl),
+        )
+
+    def ssl_context(self) -> ssl.SSLContext | bool:
+        if not self.server.startswith("https:"):
+            return False
+        if not self.verify:
+            return False
+        return ssl.create_default_context(cafile=self.ca_file)
+
+
+def services_path(namespace: str, name: str | None = None, subresource: str = "") -> str:
+    path = (
+        f"/apis/{constants.GROUP}/{constants.VERSION}/namespaces/{quote(namespace)}/"
+        f"{constants.PLURAL}"
+    )
+    if name is not None:
+        path += f"/{quote(name)}"
+    return path + (f"/{subresource}" if subresource else "")
+
+
+def pods_path(namespace: str, name: str | None = None, subresource: str = "") -> str:
+    path = f"/api/v1/namespaces/{quote(namespace)}/pods"
+    if name is not None:
+        path += f"/{quote(name)}"
+    return path + (f"/{subresource}" if subresource else "")
+
+
+class Kube:
+    """One connection pool to the API server, shared by every caller; every request carries
+    the caller's token."""
+
+    def __init__(self, cluster: Cluster, timeout: float = 30.0, connections: int = 100) -> None:
+        self.cluster = cluster
+        self.timeout = timeout
+        self.connections = connections
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(
+            ssl=self.cluster.ssl_context(), limit=self.connections, keepalive_timeout=60
+        )
+        self._session = aiohttp.ClientSession(
+            base_url=self.cluster.server,
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
+            json_serialize=lambda value: json.dumps(value, ensure_ascii=False),
+            skip_auto_headers=("User-Agent",),
+            headers={"User-Agent": "dockercloud-operator-api"},
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        assert self._session is not None, "Kube.start() first"
+        return self._session
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        token: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: Object | None = None,
+        content_type: str = "application/json",
+    ) -> Object:
+        """One request; its JSON answer, or KubeError with the server's Status."""
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = content_type
+            data = json.dumps(body, ensure_ascii=False).encode()
+        try:
+            async with self.session.request(
+                method,
+                path,
+                params=params,
+                data=data,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+            ) as response:
+                text = await response.read()
+                answer = _json_object(text)
+                if response.status >= 400:
+                    raise KubeError(response.status, answer or {"message": text.decode()[:500]})
+                return answer
+        except (aiohttp.ClientConnectionError, TimeoutError) as error:
+            raise Unreachable(str(error) or type(error).__name__) from None
+
+    async def open_stream(
+        self, path: str, token: str, params: dict[str, str]
+    ) -> aiohttp.ClientResponse:
+        """A streaming GET (a followed log); the caller reads and releases it."""
+        try:
+            response = await self.session.get(
+                path, params=params, headers={"Authorization": f"Bearer {token}"}
+            )
+        except (aiohttp.ClientConnectionError, TimeoutError) as error:
+            raise Unreachable(str(error) or type(error).__name__) from None
+        if response.status >= 400:
+            text = await response.read()
+            response.release()
+            raise KubeError(response.status, _json_object(text) or {"message": text.decode()})
+        return response
+
+
+def _json_object(text: bytes) -> Object:
+    try:
+        parsed = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
