@@ -88,13 +88,38 @@ _UNREPORTED: Object = {
 }
 
 
-def unreported_state(service: Object) -> State:
-    """The state of a service the operator has not reported one for: Terminating once deletion
-    has begun, else Not running when it is not to run (created without starting), else
-    Starting."""
-    if service.get("metadata", {}).get("deletionTimestamp"):
+_UP = {State.RUNNING, State.PARTLY_RUNNING, State.STARTING, State.SCALING, State.REDEPLOYING}
+_DOWN = {State.NOT_RUNNING, State.STOPPED, State.STOPPING}
+
+
+def current_state(service: Object) -> State:
+    """The documented state: the operator's, unless it has not seen the spec yet. Then a start
+    or stop the spec asks for shows at once, as Starting or Stopping; a service never reported
+    on is Not running when it is not to run (created without starting), else Starting; and
+    one being deleted is Terminating."""
+    metadata = service.get("metadata", {})
+    status = service.get("status", {})
+    running = bool(service.get("spec", {}).get("running", True))
+    if metadata.get("deletionTimestamp"):
         return State.TERMINATING
-    return State.STARTING if service.get("spec", {}).get("running", True) else State.NOT_RUNNING
+    reported = _state(status.get("state"))
+    if reported is None:
+        return State.STARTING if running else State.NOT_RUNNING
+    seen = status.get("observedGeneration")
+    if seen is not None and int(seen) >= int(metadata.get("generation") or 0):
+        return reported
+    if running and reported in _DOWN:
+        return State.STARTING
+    if not running and reported in _UP:
+        return State.STOPPING
+    return reported
+
+
+def _state(value: Any) -> State | None:
+    try:
+        return State(value) if value else None
+    except ValueError:
+        return None
 
 
 def documented_view(service: Object) -> Object:
@@ -118,10 +143,7 @@ def documented_view(service: Object) -> Object:
     view.update(status)
     view.update(spec)
     view["container_ports"] = _ports(spec.get("container_ports", []), status)
-    if metadata.get("deletionTimestamp"):
-        view["state"] = str(State.TERMINATING)
-    elif not view["state"]:
-        view["state"] = str(unreported_state(service))
+    view["state"] = str(current_state(service))
     if view["synchronized"] is None:
         view["synchronized"] = not service.get("spec", {}).get("running", True)
     name = metadata.get("name")
