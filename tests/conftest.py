@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
 
 from dockercloud_operator.schema import crd
 from testbed import build
@@ -87,3 +89,17 @@ def rest_api(
     yield rest
     rest.stop()
     print(f"REST API log: {rest.log}")
+
+
+@pytest.fixture(scope="session")
+def user_roles(api: client.ApiClient) -> None:
+    """The viewer and editor ClusterRoles of manifests/user-roles.yaml."""
+    rbac = client.RbacAuthorizationV1Api(api)
+    roles = Path(__file__).resolve().parents[1] / "manifests" / "user-roles.yaml"
+    for role in yaml.safe_load_all(roles.read_text()):
+        try:
+            rbac.create_cluster_role(role)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+            rbac.replace_cluster_role(role["metadata"]["name"], role)

@@ -10,9 +10,7 @@ from typing import Any
 
 import pytest
 import requests
-import yaml
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from dockercloud_operator.documented.view import DOCUMENTED_ATTRIBUTES
 from dockercloud_operator.schema.constants import GROUP, PLURAL, VERSION
@@ -28,19 +26,6 @@ DATETIME = re.compile(
 )
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 SPEC = ROOT.parent / "shared" / "spec" / "docker-cloud-service-api.txt"
-
-
-@pytest.fixture(scope="session")
-def user_roles(api: client.ApiClient) -> None:
-    """The viewer and editor ClusterRoles of manifests/user-roles.yaml."""
-    rbac = client.RbacAuthorizationV1Api(api)
-    for role in yaml.safe_load_all((ROOT / "manifests" / "user-roles.yaml").read_text()):
-        try:
-            rbac.create_cluster_role(role)
-        except ApiException as error:
-            if error.status != 409:
-                raise
-            rbac.replace_cluster_role(role["metadata"]["name"], role)
 
 
 @pytest.fixture
