@@ -92,12 +92,13 @@ def test_apply_creates_every_object_of_the_manifests(
     installed: list[dict[str, Any]], kubeconfig: Path, kubectl: str
 ) -> None:
     kinds = sorted(o["kind"] for o in installed)
-    assert kinds == sorted(
-        [
-            "Namespace", "CustomResourceDefinition", "ServiceAccount", "ClusterRole",
-            "ClusterRoleBinding", "Role", "RoleBinding", "Deployment", "PodDisruptionBudget",
-        ]
-    )  # fmt: skip
+    operator = [
+        "Namespace", "CustomResourceDefinition", "ServiceAccount", "ClusterRole",
+        "ClusterRoleBinding", "Role", "RoleBinding", "Deployment", "PodDisruptionBudget",
+    ]  # fmt: skip
+    users = ["ClusterRole", "ClusterRole"]  # the viewer and editor roles
+    rest_api = ["ServiceAccount", "Deployment", "Service", "PodDisruptionBudget"]
+    assert kinds == sorted(operator + users + rest_api)
     got = _kubectl(kubectl, kubeconfig, "get", "-k", str(MANIFESTS), "-o", "json")
     assert got.returncode == 0, got.stderr
     found = {(o["kind"], o["metadata"]["name"]) for o in json.loads(got.stdout)["items"]}
@@ -117,6 +118,45 @@ def test_the_deployment_runs_two_replicas(
     spec = wait_for(two_replicas, "the operator's two replicas").spec.template.spec
     assert spec.service_account_name == ACCOUNT
     assert spec.containers[0].security_context.read_only_root_filesystem is True
+
+
+def test_the_rest_api_runs_two_replicas_without_a_token_of_its_own(
+    installed: list[dict[str, Any]], api: client.ApiClient
+) -> None:
+    apps = client.AppsV1Api(api)
+
+    def two_replicas() -> Any:
+        deployment = apps.read_namespaced_deployment(f"{ACCOUNT}-api", NAMESPACE)
+        return deployment if deployment.status.replicas == 2 else None
+
+    spec = wait_for(two_replicas, "the REST API's two replicas").spec.template.spec
+    assert spec.service_account_name == f"{ACCOUNT}-api"
+    assert spec.automount_service_account_token is False
+    assert spec.containers[0].args[0] == "api"
+    service = client.CoreV1Api(api).read_namespaced_service(f"{ACCOUNT}-api", NAMESPACE)
+    assert service.spec.selector == {"app.kubernetes.io/name": f"{ACCOUNT}-api"}
+
+
+def test_namespace_editors_and_viewers_get_the_service_roles(
+    installed: list[dict[str, Any]], api: client.ApiClient
+) -> None:
+    """The user roles aggregate into Kubernetes' own: whoever may edit a namespace may change
+    its services, and whoever may view it may read them."""
+    rbac = client.RbacAuthorizationV1Api(api)
+
+    def grants(role: str, verb: str) -> bool:
+        rules = rbac.read_cluster_role(role).rules or []
+        return any(
+            "app.dockercloud.dev" in (r.api_groups or [])
+            and "services" in (r.resources or [])
+            and verb in (r.verbs or [])
+            for r in rules
+        )
+
+    for role, verb in (("view", "list"), ("edit", "create"), ("edit", "delete"),
+                       ("admin", "patch")):  # fmt: skip
+        wait_for(lambda role=role, verb=verb: grants(role, verb), f"{role} to {verb} services")
+    assert not grants("view", "create")
 
 
 def test_the_service_account_can_do_all_the_operator_does(

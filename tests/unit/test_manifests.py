@@ -95,3 +95,39 @@ def test_the_operator_holds_what_the_api_role_it_grants_holds() -> None:
                         and verb in h["verbs"]
                         for h in held
                     ), (group, resource, verb)
+
+
+def test_the_rest_api_runs_two_locked_down_replicas_without_a_token() -> None:
+    deployment = _one("api.yaml", "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["serviceAccountName"] == _one("api.yaml", "ServiceAccount")["metadata"]["name"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    (container,) = pod["containers"]
+    assert container["args"][:3] == ["api", "--listen", "0.0.0.0:8080"]
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"]["drop"] == ["ALL"]
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+    # Nothing binds the API's account to a role: it holds no permission of its own.
+    account = _one("api.yaml", "ServiceAccount")["metadata"]["name"]
+    for path in MANIFESTS.glob("*.yaml"):
+        for document in yaml.safe_load_all(path.read_text()):
+            for subject in (document or {}).get("subjects") or []:
+                assert subject["name"] != account, path
+
+
+def test_the_user_roles_aggregate_into_view_edit_and_admin() -> None:
+    roles = {r["metadata"]["name"]: r for r in _objects("user-roles.yaml")}
+    aggregate = "rbac.authorization.k8s.io/aggregate-to-"
+    viewer = roles["dockercloud-service-viewer"]["metadata"]["labels"]
+    editor = roles["dockercloud-service-editor"]["metadata"]["labels"]
+    assert {f"{aggregate}view", f"{aggregate}edit", f"{aggregate}admin"} <= viewer.keys()
+    assert {f"{aggregate}edit", f"{aggregate}admin"} <= editor.keys()
+    assert f"{aggregate}view" not in editor
+    read_only = {"get", "list", "watch"}
+    for rule in roles["dockercloud-service-viewer"]["rules"]:
+        assert set(rule["verbs"]) <= read_only, rule
