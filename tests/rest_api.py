@@ -22,18 +22,28 @@ from tests.wait import wait_for
 class RestApi:
     """`dockercloud-operator api` on a free loopback port."""
 
-    def __init__(self, kubeconfig: Path, log: Path, namespace: str = "default") -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        log: Path,
+        namespace: str = "default",
+        *args: str,
+        ca_file: Path | None = None,
+    ) -> None:
         self.kubeconfig = kubeconfig
         self.log = log
         self.namespace = namespace
+        self.args = args
+        self.ca_file = ca_file  # served with TLS, by a certificate this CA signed
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if ca_file else 'http'}://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> RestApi:
         with self.log.open("ab") as log:
             command = [sys.executable, "-m", "dockercloud_operator", "api"]
             command += ["--listen", f"127.0.0.1:{self.port}", "--namespace", self.namespace]
+            command += self.args
             self.process = subprocess.Popen(
                 command,
                 env={**os.environ, "KUBECONFIG": str(self.kubeconfig)},
@@ -47,7 +57,8 @@ class RestApi:
     def _answers(self) -> bool:
         assert self.process is not None and self.process.poll() is None, self.output()
         try:
-            return requests.get(f"{self.url}/healthz", timeout=1).ok
+            verify = str(self.ca_file) if self.ca_file else True
+            return requests.get(f"{self.url}/healthz", timeout=1, verify=verify).ok
         except requests.ConnectionError:
             return False
 

@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from kubernetes import client
 
 from dockercloud_operator.schema.constants import GROUP, PLURAL
-from tests.rest_api import Client, RestApi, bearer, service_account_token
+from testbed.pki import make_pki
+from tests.rest_api import Client, RestApi, basic, bearer, service_account_token
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,3 +180,28 @@ def _signed(claims: dict[str, Any], key: rsa.RSAPrivateKey) -> str:
     body = _b64url(json.dumps(claims).encode())
     signature = key.sign(f"{header}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256())
     return f"{header}.{body}.{_b64url(signature)}"
+
+
+def test_the_api_serves_tls_with_the_certificate_it_is_given(
+    kubeconfig: Path, api: client.ApiClient, namespace: str, user_roles: None, tmp_path: Path
+) -> None:
+    pki = make_pki(tmp_path / "pki")  # a serving certificate for 127.0.0.1, and its CA
+    rest = RestApi(
+        kubeconfig, tmp_path / "api.log", "default",
+        "--tls-cert", str(pki.serving_cert), "--tls-key", str(pki.serving_key),
+        ca_file=pki.ca_cert,
+    ).start()  # fmt: skip
+    try:
+        assert rest.url.startswith("https://")
+        token = service_account_token(api, namespace, "dockercloud-service-viewer",
+                                      role_namespaces=(namespace,))  # fmt: skip
+        listed = requests.get(
+            f"{rest.url}/api/app/v1/{namespace}/service/", headers=basic(token),
+            verify=str(pki.ca_cert), timeout=10,
+        )  # fmt: skip
+        assert listed.status_code == 200, listed.text
+        assert listed.json()["meta"]["total_count"] == 0
+        with pytest.raises(requests.exceptions.SSLError):  # not a CA the client trusts
+            requests.get(f"{rest.url}/healthz", timeout=10)
+    finally:
+        rest.stop()
