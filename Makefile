@@ -63,8 +63,10 @@ cluster-up: testbed ## start the local control plane in the background (.testbed
 	$(PY) -m testbed.controlplane up --background --kubeconfig $(LOCAL_KUBECONFIG)
 
 .PHONY: cluster-down
-cluster-down: $(STAMP) ## stop the demo's operator and the local control plane
-	@if [ -f .testbed/operator.pid ]; then kill $$(cat .testbed/operator.pid) 2>/dev/null || true; rm -f .testbed/operator.pid; fi
+cluster-down: $(STAMP) ## stop the demo's operator and REST API, and the local control plane
+	@for pid in .testbed/operator.pid .testbed/api.pid; do \
+	  if [ -f $$pid ]; then kill $$(cat $$pid) 2>/dev/null || true; rm -f $$pid; fi; done
+	@rm -f .testbed/api.url
 	$(PY) -m testbed.controlplane down
 
 .PHONY: kind-up
@@ -79,7 +81,7 @@ kind-up: ## for machines with Docker: a kind cluster (.testbed/kind.kubeconfig)
 # -- demo ---------------------------------------------------------------------------------------
 
 .PHONY: demo
-demo: testbed ## a cluster (KUBECONFIG or local), the CRD, the operator, the example stack Running
+demo: testbed ## a cluster (KUBECONFIG or local), the CRD, the operator, the example stack Running, the REST API
 	@bash testbed/demo.sh
 
 # -- benchmarks ---------------------------------------------------------------------------------

@@ -53,7 +53,33 @@ done
 echo
 show get dcs
 show get deployments,statefulsets,services,pods -l app.kubernetes.io/managed-by=dockercloud-operator -o wide
+[ "$states" = "Running Running" ] || { echo "The services did not reach Running; see $state/operator.log" >&2; exit 1; }
+
+# The documented REST API, on a token of a ServiceAccount that may edit services here.
+show apply -f manifests/user-roles.yaml
+"$kubectl" create serviceaccount dockercloud-demo --dry-run=client -o yaml | "$kubectl" apply -f - >/dev/null
+"$kubectl" create rolebinding dockercloud-demo --clusterrole=dockercloud-service-editor \
+  --serviceaccount=default:dockercloud-demo --dry-run=client -o yaml | "$kubectl" apply -f - >/dev/null
+echo; echo "\$ kubectl create token dockercloud-demo --duration=24h > $state/api-token"
+"$kubectl" create token dockercloud-demo --duration=24h >"$state/api-token"
+api_pid=$state/api.pid
+api_url=$(cat "$state/api.url" 2>/dev/null || true)
+if ! { [ -f "$api_pid" ] && kill -0 "$(cat "$api_pid")" 2>/dev/null; }; then
+  port=8080
+  "$py" -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $port)) != 0)" \
+    && port=$("$py" -c "from testbed.controlplane import free_port; print(free_port())")
+  api_url=http://127.0.0.1:$port
+  echo; echo "Starting the REST API at $api_url (log: $state/api.log)."
+  nohup .venv/bin/dockercloud-operator api --listen "127.0.0.1:$port" >"$state/api.log" 2>&1 </dev/null &
+  echo $! >"$api_pid"
+  echo "$api_url" >"$state/api.url"
+  for _ in $(seq 1 50); do curl -sf "$api_url/healthz" >/dev/null && break; sleep 0.2; done
+fi
+echo; echo "\$ curl -s -u \"demo:\$(cat $state/api-token)\" $api_url/api/app/v1/service/?name=web"
+curl -s -u "demo:$(cat "$state/api-token")" "$api_url/api/app/v1/service/?name=web" \
+  | "$py" -m json.tool | awk 'NR <= 45 { print } NR == 46 { print "    ... (docs/rest-api.md has every endpoint)" }'
+
 echo
 echo "Next: kubectl scale dcs/web --replicas=5; kubectl get dcs -w; kubectl describe dcs web"
-echo "      kubectl delete -f examples/wordpress.yaml; make cluster-down (stops the operator too)"
-[ "$states" = "Running Running" ] || { echo "The services did not reach Running; see $state/operator.log" >&2; exit 1; }
+echo "      curl -u \"demo:\$(cat $state/api-token)\" $api_url/api/app/v1/service/   (docs/rest-api.md)"
+echo "      kubectl delete -f examples/wordpress.yaml; make cluster-down (stops the operator and the API too)"
