@@ -174,7 +174,7 @@ def test_inspect_shows_the_documented_keys(dcs: Run, api: client.ApiClient, name
     live = services.get(api, namespace, "web")
     uid = live["metadata"]["uid"]
     assert view["uuid"] == uid
-    assert view["resource_uri"] == f"/api/app/v1/service/{uid}/"
+    assert view["resource_uri"] == f"/api/app/v1/{namespace}/service/{uid}/"  # not `default`
     assert view["state"] == "Running"
     assert view["target_num_containers"] == 2
     assert view["image_name"] == "tutum/hello-world:latest"
