@@ -140,7 +140,9 @@ def test_a_bad_boolean_or_count_is_refused() -> None:
 def test_the_list_query_splits_filters_between_the_server_and_here() -> None:
     query = rest.list_query({"state": "Running", "name": "web", "uuid__startswith": "09cb"})
     assert query.field_selector() == "metadata.name=web,status.state=Running"
-    assert not query.only_by_server()
+    by_uuid = rest.list_query({"uuid": UID, "name": "web"})
+    assert by_uuid.field_selector() == f"status.uuid={UID},metadata.name=web"
+    assert by_uuid.field_selector(by_uuid=False) == "metadata.name=web"
     assert query.limit == 25 and query.offset == 0
     service = {"metadata": {"uid": UID}, "spec": {}}
     assert query.matches(service)

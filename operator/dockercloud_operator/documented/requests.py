@@ -196,9 +196,12 @@ class ListQuery:
     limit: int
     offset: int
 
-    def field_selector(self) -> str:
-        """The filters the API server can apply itself, as a field selector."""
+    def field_selector(self, by_uuid: bool = True) -> str:
+        """The filters the API server can apply itself, as a field selector (the uuid by the
+        status the operator writes, unless `by_uuid` is false)."""
         selectors = []
+        if by_uuid and "uuid" in self.filters:
+            selectors.append(f"status.uuid={self.filters['uuid']}")
         if "name" in self.filters:
             selectors.append(f"metadata.name={self.filters['name']}")
         if "state" in self.filters:
@@ -206,10 +209,6 @@ class ListQuery:
         if "stack" in self.filters:
             selectors.append(f"spec.stack={self.filters['stack']}")
         return ",".join(selectors)
-
-    def only_by_server(self) -> bool:
-        """No filter is left to apply here: the API server can count and page the list."""
-        return not set(self.filters) - {"name", "state", "stack"}
 
     def matches(self, service: Object) -> bool:
         """The filters the API server cannot apply: the uuid (metadata.uid, known before the

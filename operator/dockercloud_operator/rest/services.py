@@ -178,6 +178,9 @@ async def list_services(request: web.Request) -> web.Response:
     else:
         found = await services.list(query.field_selector())
         items = [s for s in found.get("items") or [] if query.matches(s)]
+        if not items and "uuid" in query.filters:  # not reported on yet: a uuid in metadata only
+            found = await services.list(query.field_selector(by_uuid=False))
+            items = [s for s in found.get("items") or [] if query.matches(s)]
         total = len(items)
     page = items[query.offset : query.offset + query.limit]
     return web.json_response(
