@@ -66,6 +66,10 @@ def test_python_literals_are_read_as_json_as_the_documented_patch_example_spells
         (b"[1, 2]", "a JSON object, not an array"),
         (b'"text"', "a JSON object, not a string"),
         (b"\xff\xfe", "not UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"a": NaN}', "NaN is not a JSON number"),
+        (b'{"a": "\\ud800"}', "not Unicode"),
+        (b'{"a": 1' + b"0" * 5000 + b"}", "not valid JSON"),
     ],
 )
 def test_a_body_that_is_not_a_json_object_is_refused(raw: bytes, words: str) -> None:
@@ -135,6 +139,8 @@ def test_a_bad_boolean_or_count_is_refused() -> None:
         rest.parse_count("-1", "tail", 300, 1000)
     with pytest.raises(BadRequest, match="at most 1000"):
         rest.parse_count("1001", "limit", 25, 1000)
+    with pytest.raises(BadRequest, match=r"limit=9{40}\.\.\.: must be a whole number"):
+        rest.parse_count("9" * 5000, "limit", 25, 1000)
 
 
 def test_the_list_query_splits_filters_between_the_server_and_here() -> None:

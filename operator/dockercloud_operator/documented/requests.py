@@ -61,15 +61,31 @@ def parse_body(raw: bytes) -> Object:
     except UnicodeDecodeError as error:
         raise BadRequest(f"the body is not UTF-8: {error.reason} at byte {error.start}") from None
     try:
-        body = json.loads(text)
+        body = _loads(text)
     except ValueError as error:
         try:
-            body = json.loads(_PYTHON_LITERALS.sub(_json_literal, text))
+            body = _loads(_PYTHON_LITERALS.sub(_json_literal, text))
         except ValueError:
             raise BadRequest(f"the body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise BadRequest("the body is nested too deeply") from None
     if not isinstance(body, dict):
         raise BadRequest(f"the body must be a JSON object, not {_json_type(body)}")
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise BadRequest(f"the body holds text that is not Unicode: {error.reason}") from None
+    except RecursionError:
+        raise BadRequest("the body is nested too deeply") from None
     return body
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _json_literal(match: re.Match[str]) -> str:
@@ -170,19 +186,24 @@ def parse_bool(value: str | None, parameter: str, default: bool) -> bool:
         return True
     if lowered in ("false", "0", "no"):
         return False
-    raise BadRequest(f"{parameter}={value}: must be true or false")
+    raise BadRequest(f"{parameter}={_shown(value)}: must be true or false")
 
 
 def parse_count(value: str | None, parameter: str, default: int, maximum: int) -> int:
     """A whole number from 0 to `maximum`."""
     if value is None or value == "":
         return default
-    if not re.fullmatch(r"\s*\+?[0-9]+\s*", value):
-        raise BadRequest(f"{parameter}={value}: must be a whole number from 0 to {maximum}")
+    if not re.fullmatch(r"\s*\+?[0-9]{1,12}\s*", value):
+        raise BadRequest(f"{parameter}={_shown(value)}: must be a whole number from 0 to {maximum}")
     number = int(value)
     if number > maximum:
-        raise BadRequest(f"{parameter}={value}: must be at most {maximum}")
+        raise BadRequest(f"{parameter}={_shown(value)}: must be at most {maximum}")
     return number
+
+
+def _shown(value: str, most: int = 40) -> str:
+    """A value as an error message quotes it: long ones cut short."""
+    return value if len(value) <= most else value[:most] + "..."
 
 
 # -- the list -----------------------------------------------------------------------------------
@@ -239,7 +260,7 @@ def list_query(query: Mapping[str, str]) -> ListQuery:
     filters = {key: query[key] for key in FILTERS if key in query}
     if "state" in filters and filters["state"] not in {str(s) for s in State}:
         raise BadRequest(
-            f"state={filters['state']}: must be one of " + ", ".join(str(s) for s in State)
+            f"state={_shown(filters['state'])}: must be one of " + ", ".join(str(s) for s in State)
         )
     for key in ("name", "stack", "stack__name", "uuid", "uuid__startswith"):
         if key in filters and ("," in filters[key] or len(filters[key]) > 253):
