@@ -152,8 +152,8 @@ class LogStream:
                         continue
                     self.last_seen[name] = line.sort_key()
                     await self.send(line)
-            except (aiohttp.ClientError, ConnectionResetError, TimeoutError):
-                pass
+            except (aiohttp.ClientError, ConnectionResetError, TimeoutError, ValueError):
+                pass  # the stream broke (a line too long to read, say): this container ends
             finally:
                 response.release()
             return
@@ -193,11 +193,17 @@ async def stream_logs(request: web.Request) -> web.StreamResponse:
             refused = from_kube(error, caller.namespace, "pod")
             await socket.send_json({"type": "error", "error": refused.message})
             return socket
+        except Unreachable as error:
+            message = f"cannot reach the Kubernetes API server: {error}"
+            await socket.send_json({"type": "error", "error": message})
+            return socket
         if not follow:
             return socket
         following = asyncio.create_task(stream.follow(since))
         async for _ in socket:  # until the client closes; what it sends is not read
             pass
+        return socket
+    except ConnectionResetError:  # the client went away mid-send
         return socket
     finally:
         if following is not None:
