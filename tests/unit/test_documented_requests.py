@@ -145,13 +145,15 @@ def test_a_bad_boolean_or_count_is_refused() -> None:
 
 def test_the_list_query_splits_filters_between_the_server_and_here() -> None:
     query = rest.list_query({"state": "Running", "name": "web", "uuid__startswith": "09cb"})
-    assert query.field_selector() == "metadata.name=web,status.state=Running"
+    assert query.field_selector() == "metadata.name=web"  # the state is the documented one
     by_uuid = rest.list_query({"uuid": UID, "name": "web"})
     assert by_uuid.field_selector() == f"status.uuid={UID},metadata.name=web"
     assert by_uuid.field_selector(by_uuid=False) == "metadata.name=web"
     assert query.limit == 25 and query.offset == 0
-    service = {"metadata": {"uid": UID}, "spec": {}}
+    service = {"metadata": {"uid": UID}, "spec": {}, "status": {"state": "Running"}}
     assert query.matches(service)
+    unreported = {"metadata": {"uid": UID}, "spec": {"running": False}}
+    assert rest.list_query({"state": "Not running"}).matches(unreported)
     assert not rest.list_query({"uuid__startswith": "ffff"}).matches(service)
     assert rest.list_query({"limit": "0"}).limit == rest.MAX_LIMIT
 
@@ -274,6 +276,29 @@ def test_the_documented_state(
     assert current_state(_service(status, running, **meta)) is state
 
 
+@pytest.mark.parametrize(
+    ("status", "state"),
+    [
+        # A redeploy the operator has not reported on yet (it holds short transitions back).
+        ({"state": "Running", "observedGeneration": 2, "observedRedeployToken": "old"},
+         State.REDEPLOYING),
+        ({"state": "Running", "observedGeneration": 1}, State.REDEPLOYING),
+        # Reported: the operator's word.
+        ({"state": "Running", "observedGeneration": 2, "observedRedeployToken": "new"},
+         State.RUNNING),
+        # A status older than the token field, at the current generation.
+        ({"state": "Running", "observedGeneration": 2}, State.RUNNING),
+        # Stopped: a redeploy of a stopped service only renews what it will run.
+        ({"state": "Stopped", "observedGeneration": 2, "observedRedeployToken": "old"},
+         State.STOPPED),
+    ],
+)  # fmt: skip
+def test_a_new_redeploy_token_shows_as_redeploying(status: dict[str, Any], state: State) -> None:
+    service = _service(status, running=status["state"] != "Stopped")
+    service["spec"]["redeploy"] = {"token": "new", "reuse_volumes": True}
+    assert current_state(service) is state
+
+
 def test_resource_uris_carry_the_namespace_outside_default() -> None:
     assert resource_uri(UID, "default") == f"/api/app/v1/service/{UID}/"
     assert resource_uri(UID, "team-a") == f"/api/app/v1/team-a/service/{UID}/"
@@ -300,3 +325,55 @@ def test_the_view_shows_the_spec_at_once_and_the_observed_endpoints() -> None:
          "outer_port": 31000, "endpoint_uri": "tcp://x:31000"}
     ]  # fmt: skip
     assert view["cap_add"] == [] and view["labels"] == {}
+
+
+# -- the REST API's answers to Kubernetes' refusals, and where it finds the cluster --------------
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "answer", "words"),
+    [
+        (404, {"reason": "NotFound", "details": {"name": "nope", "kind": "namespaces"}},
+         404, 'namespace "nope" not found'),
+        (404, {"reason": "NotFound", "details": {"name": "web", "kind": "services"}},
+         404, 'service "web" not found in namespace "team"'),
+        (404, {"reason": "NotFound", "message": "the server could not find the resource"},
+         503, "is not installed"),
+        (409, {"reason": "AlreadyExists", "details": {"name": "web"}},
+         409, 'a service named "web" already exists in namespace "team"'),
+        (422, {"reason": "Invalid", "message": "Service \"web\" is invalid: spec.memory: bad",
+               "details": {"causes": [{"field": "spec.memory", "message": "bad"}]}},
+         400, "spec.memory: bad"),
+        (403, {"message": 'User "x" cannot create resource "services" in the namespace "team"'},
+         403, "cannot create"),
+        (401, {"message": "Unauthorized"}, 401, "not accepted"),
+        (500, {"message": "etcd is down"}, 503, "unavailable: etcd is down"),
+    ],
+)  # fmt: skip
+def test_kubernetes_refusals_become_documented_answers(
+    status: int, body: dict[str, Any], answer: int, words: str
+) -> None:
+    from dockercloud_operator.rest.errors import from_kube
+    from dockercloud_operator.rest.kube import KubeError
+
+    error = from_kube(KubeError(status, body), "team")
+    assert error.status == answer
+    assert words in error.message
+    if status == 422:
+        assert error.extra == {"errors": [{"field": "memory", "message": "bad"}]}
+
+
+def test_in_a_pod_the_api_trusts_the_mounted_cluster_ca(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from dockercloud_operator.rest.kube import Cluster
+
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    ca = tmp_path / "ca.crt"
+    with pytest.raises(ValueError, match=r"kube-root-ca\.crt"):
+        Cluster.from_environment(in_cluster_ca=str(ca))
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert Cluster.from_environment(in_cluster_ca=str(ca)) == Cluster(
+        "https://10.96.0.1:443", str(ca)
+    )

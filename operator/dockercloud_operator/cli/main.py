@@ -99,7 +99,11 @@ def _api(args: argparse.Namespace) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    run(Options(args.namespace, args.kubeconfig, args.request_timeout), args.listen, tls)
+    try:
+        run(Options(args.namespace, args.kubeconfig, args.request_timeout), args.listen, tls)
+    except (OSError, ValueError) as error:  # the port is taken, no cluster CA, no kubeconfig
+        print(f"dockercloud-operator api: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -310,6 +310,8 @@ def compute(service: Service, observed: Observed, previous: Object, now: datetim
         "selector": names.selector(service.name),
         "observedGeneration": generation,
     }
+    if service.spec.redeploy is not None:
+        status["observedRedeployToken"] = service.spec.redeploy.token
     # Timestamps move on the transitions the documentation names them after.
     changed = current_state != before
     for key in ("deployed_datetime", "started_datetime", "stopped_datetime", "destroyed_datetime"):

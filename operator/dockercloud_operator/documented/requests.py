@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from dockercloud_operator.documented.naming import default_name, valid_name
-from dockercloud_operator.documented.view import DOCUMENTED_ATTRIBUTES
+from dockercloud_operator.documented.view import DOCUMENTED_ATTRIBUTES, current_state
 from dockercloud_operator.schema import constants
 from dockercloud_operator.schema.model import SERVICE_NAME_MAX, ServiceSpec, State
 
@@ -113,9 +113,9 @@ def _check_fields(body: Mapping[str, Any], allowed: frozenset[str], what: str) -
             raise BadRequest(f'"{key}" is read-only: the service reports it, it cannot be set')
         if key in ACTION_FIELDS:
             raise BadRequest(
-                f'"{key}" is not a {what} parameter: use the start, stop and redeploy endpoints'
+                f'"{key}" is not {what} parameter: use the start, stop and redeploy endpoints'
             )
-        raise BadRequest(f'unknown field "{key}": not a documented {what} parameter')
+        raise BadRequest(f'unknown field "{key}": not {what} parameter of the documented API')
 
 
 def _spec_values(body: Mapping[str, Any]) -> Object:
@@ -137,7 +137,7 @@ def _spec_values(body: Mapping[str, Any]) -> Object:
 
 def create_manifest(body: Mapping[str, Any]) -> Object:
     """The Service a create body asks for, created without starting it."""
-    _check_fields(body, WRITABLE | {"name"}, "create")
+    _check_fields(body, WRITABLE | {"name"}, "a create")
     image = body.get("image")
     if image is None:
         raise BadRequest('"image" is required: the image to deploy, i.e. tutum/hello-world')
@@ -170,7 +170,7 @@ def update_patch(body: Mapping[str, Any], name: str) -> Object:
     if "name" in body and body["name"] != name:
         raise BadRequest(f'"name" cannot be changed (the service is "{name}")')
     fields = {k: v for k, v in body.items() if k != "name"}
-    _check_fields(fields, WRITABLE, "update")
+    _check_fields(fields, WRITABLE, "an update")
     return {"spec": _spec_values(fields)}
 
 
@@ -225,16 +225,18 @@ class ListQuery:
             selectors.append(f"status.uuid={self.filters['uuid']}")
         if "name" in self.filters:
             selectors.append(f"metadata.name={self.filters['name']}")
-        if "state" in self.filters:
-            selectors.append(f"status.state={self.filters['state']}")
         if "stack" in self.filters:
             selectors.append(f"spec.stack={self.filters['stack']}")
         return ",".join(selectors)
 
     def matches(self, service: Object) -> bool:
         """The filters the API server cannot apply: the uuid (metadata.uid, known before the
-        operator reports it), its prefix, and the stack's name."""
+        operator reports it), its prefix, the stack's name, and the state (the documented
+        state, which shows an action the operator has not reported on yet: not always the
+        status' own)."""
         uid = service.get("metadata", {}).get("uid", "")
+        if "state" in self.filters and str(current_state(service)) != self.filters["state"]:
+            return False
         if "uuid" in self.filters and uid != self.filters["uuid"]:
             return False
         if "uuid__startswith" in self.filters and not uid.startswith(

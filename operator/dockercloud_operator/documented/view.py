@@ -76,7 +76,9 @@ LIST_ATTRIBUTES = (
     "extra_hosts", "roles", "security_opt", "tags",
 )  # fmt: skip
 # Status fields for Kubernetes' sake, not documented attributes.
-_KUBERNETES_ONLY = {"running_of_target", "selector", "observedGeneration", "conditions"}
+_KUBERNETES_ONLY = {
+    "running_of_target", "selector", "observedGeneration", "observedRedeployToken", "conditions",
+}  # fmt: skip
 # What a service the operator has not reported on yet has: no containers, nothing linked.
 _UNREPORTED: Object = {
     "current_num_containers": 0,
@@ -93,20 +95,33 @@ _DOWN = {State.NOT_RUNNING, State.STOPPED, State.STOPPING}
 
 
 def current_state(service: Object) -> State:
-    """The documented state: the operator's, unless it has not seen the spec yet. Then a start
-    or stop the spec asks for shows at once, as Starting or Stopping; a service never reported
-    on is Not running when it is not to run (created without starting), else Starting; and
-    one being deleted is Terminating."""
+    """The documented state: the operator's, unless it has not reported on the spec yet. Then a
+    start, stop or redeploy the spec asks for shows at once, as Starting, Stopping or
+    Redeploying; a service never reported on is Not running when it is not to run (created
+    without starting), else Starting; and one being deleted is Terminating."""
     metadata = service.get("metadata", {})
+    spec = service.get("spec", {})
     status = service.get("status", {})
-    running = bool(service.get("spec", {}).get("running", True))
+    running = bool(spec.get("running", True))
     if metadata.get("deletionTimestamp"):
         return State.TERMINATING
     reported = _state(status.get("state"))
     if reported is None:
         return State.STARTING if running else State.NOT_RUNNING
     seen = status.get("observedGeneration")
-    if seen is not None and int(seen) >= int(metadata.get("generation") or 0):
+    current = seen is not None and int(seen) >= int(metadata.get("generation") or 0)
+    token = (spec.get("redeploy") or {}).get("token")
+    new_token = token and token != status.get("observedRedeployToken")
+    # (A status with no token at all may be older than the field: then only an unseen
+    # generation says the token is new.)
+    if (
+        running
+        and reported in _UP
+        and new_token
+        and ("observedRedeployToken" in status or not current)
+    ):
+        return State.REDEPLOYING
+    if current:
         return reported
     if running and reported in _DOWN:
         return State.STARTING

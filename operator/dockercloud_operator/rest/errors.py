@@ -46,8 +46,10 @@ def from_kube(error: KubeError, namespace: str, what: str = "service") -> ApiErr
     if error.status == 403:  # its words name the user, the verb, the resource and namespace
         return ApiError(403, error.message)
     if error.status == 404:
-        if details.get("name") or (error.reason == "NotFound" and details):
-            return ApiError(404, f'{what} "{details.get("name", "")}" not found in namespace '
+        if details.get("kind") == "namespaces":
+            return ApiError(404, f'namespace "{details.get("name", namespace)}" not found')
+        if details.get("name"):
+            return ApiError(404, f'{what} "{details["name"]}" not found in namespace '
                             f'"{namespace}"')  # fmt: skip
         return ApiError(
             503,

@@ -54,16 +54,26 @@ class Cluster:
     verify: bool = True
 
     @classmethod
-    def from_environment(cls, kubeconfig: str | None = None) -> Cluster:
+    def from_environment(
+        cls, kubeconfig: str | None = None, in_cluster_ca: str = IN_CLUSTER_CA
+    ) -> Cluster:
         """The cluster the pod runs in, else the current context of the kubeconfig."""
         if os.environ.get("KUBERNETES_SERVICE_HOST") and not kubeconfig:
             host = os.environ["KUBERNETES_SERVICE_HOST"]
             port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
             if ":" in host:
                 host = f"[{host}]"
-            return cls(f"https://{host}:{port}", IN_CLUSTER_CA)
+            if not os.path.exists(in_cluster_ca):
+                raise ValueError(
+                    f"no cluster CA at {in_cluster_ca}: mount the kube-root-ca.crt ConfigMap "
+                    "there (manifests/api.yaml does), or pass --kubeconfig"
+                )
+            return cls(f"https://{host}:{port}", in_cluster_ca)
         configuration = client.Configuration()
-        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+        try:
+            config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+        except config.ConfigException as error:
+            raise ValueError(f"no usable kubeconfig: {error}") from None
         return cls(
             str(configuration.host).rstrip("/"),
             configuration.ssl_ca_cert,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -182,6 +183,7 @@ async def stream_logs(request: web.Request) -> web.StreamResponse:
     caller: Caller = request["caller"]
     name = service["metadata"]["name"]
     await socket.prepare(request)
+    request["answered_at"] = time.perf_counter()
     metrics.LOG_STREAMS.inc()
     stream = LogStream(request.app["kube"], caller, name, socket)
     following: asyncio.Task[None] | None = None

@@ -93,6 +93,16 @@ async def serve_metrics(request: web.Request) -> web.Response:
     )
 
 
+def _named(handler: Handler, endpoint: str) -> Handler:
+    """`handler`, counted in the metrics as `endpoint`."""
+
+    async def with_name(request: web.Request) -> web.StreamResponse:
+        request["endpoint"] = endpoint
+        return await handler(request)
+
+    return with_name
+
+
 @web.middleware
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every answer is counted and timed, and every failure answered as JSON: no traceback
@@ -129,8 +139,9 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         logger.exception("Failed to answer %s %s", request.method, request.path)
         response, status = error_response(500, "internal error (logged by the API server)"), 500
     endpoint = request.get("endpoint", endpoint)
+    answered = request.get("answered_at", time.perf_counter())  # a log stream: when it opened
     metrics.REQUESTS.labels(endpoint, request.method, str(status)).inc()
-    metrics.LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+    metrics.LATENCY.labels(endpoint).observe(answered - started)
     return response
 
 
@@ -152,7 +163,6 @@ def application(options: Options, kube: Kube | None = None) -> web.Application:
 
     def authenticated(handler: Handler, endpoint: str) -> Handler:
         async def with_caller(request: web.Request) -> web.StreamResponse:
-            request["endpoint"] = endpoint
             try:
                 token = token_from_header(request.headers.get("Authorization"))
             except BadCredentials as error:
@@ -167,10 +177,10 @@ def application(options: Options, kube: Kube | None = None) -> web.Application:
             request["caller"] = Caller(token, namespace)
             return await handler(request)
 
-        return with_caller
+        return _named(with_caller, endpoint)
 
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", serve_metrics)
+    app.router.add_get("/healthz", _named(healthz, "healthz"))
+    app.router.add_get("/metrics", _named(serve_metrics, "metrics"))
     app.router.add_get("/auth{slash:/?}", authenticated(check_auth, "auth"))
     for prefix in ("/api/app/v1", f"/api/app/v1/{{namespace:{NAMESPACE}}}"):
         for method, path, handler, endpoint in _routes(prefix):
@@ -197,10 +207,11 @@ def tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
 
 def run(options: Options, listen: str, tls: ssl.SSLContext | None = None) -> None:
     host, port = listen_address(listen)
-    scheme = "https" if tls else "http"
-    logger.info("Serving the REST API at %s://%s:%d (namespace %s)", scheme, host, port,
-                options.namespace)  # fmt: skip
+    app = application(options)
+    url = f"{'https' if tls else 'http'}://{host}:{port}"
+
+    logger.info("Starting the REST API at %s (namespace %s)", url, options.namespace)
     web.run_app(
-        application(options), host=host, port=port, ssl_context=tls, access_log=None,
-        print=None, handle_signals=True, shutdown_timeout=5,
+        app, host=host, port=port, ssl_context=tls, access_log=None, print=None,
+        handle_signals=True, shutdown_timeout=5,
     )  # fmt: skip

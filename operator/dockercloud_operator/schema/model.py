@@ -873,6 +873,11 @@ class ServiceStatus(_Model):
     observedGeneration: StrictInt | None = Field(
         None, description="The spec generation this status describes."
     )
+    observedRedeployToken: Str | None = Field(
+        None,
+        description="The redeploy token of the spec this status describes: a newer one in the "
+        "spec is a redeploy the operator has not reported on yet.",
+    )
     conditions: list[Condition] = Field(
         default_factory=list,
         description="Kubernetes conditions: Ready, Synchronized, UnsupportedAttributes.",
