@@ -5,17 +5,29 @@ TokenRequest API."""
 from __future__ import annotations
 
 import base64
+import contextlib
+import datetime
 import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
-from testbed.controlplane import free_port
+from testbed.controlplane import (
+    KWOK_API_VERSION,
+    KWOK_CRDS,
+    KWOK_GROUP,
+    cluster_logs,
+    cri_log,
+    free_port,
+)
 from tests.wait import wait_for
 
 
@@ -108,6 +120,31 @@ def service_account_token(
     )
     token: str = core.create_namespaced_service_account_token(name, namespace, request).status.token
     return token
+
+
+EARLIER = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
+
+
+@contextlib.contextmanager
+def cluster_log_file(api: client.ApiClient, namespace: str, directory: Path) -> Iterator[Path]:
+    """Every container of the namespace logs the file this yields (kwok's ClusterLogs), which
+    holds four lines written five minutes ago; skips where the nodes are not kwok's."""
+    custom = client.CustomObjectsApi(api)
+    try:
+        custom.get_api_resources(KWOK_GROUP, KWOK_API_VERSION)
+    except ApiException:
+        pytest.skip("kwok's ClusterLogs are not served: not the local control plane")
+    path = directory / "container.log"
+    path.write_text(cri_log("one", "two", at=EARLIER) + cri_log("three", "four", at=EARLIER))
+    name = f"rest-logs-{uuid.uuid4().hex[:6]}"
+    plural = KWOK_CRDS["ClusterLogs"]
+    custom.create_cluster_custom_object(
+        KWOK_GROUP, KWOK_API_VERSION, plural, cluster_logs(name, path, namespaces=[namespace])
+    )
+    try:
+        yield path
+    finally:
+        custom.delete_cluster_custom_object(KWOK_GROUP, KWOK_API_VERSION, plural, name)
 
 
 def basic(token: str, user: str = "user") -> dict[str, str]:

@@ -6,9 +6,7 @@ object names."""
 from __future__ import annotations
 
 import asyncio
-import datetime
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,34 +14,18 @@ from typing import Any
 import aiohttp
 import pytest
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
-from testbed.controlplane import KWOK_API_VERSION, KWOK_CRDS, KWOK_GROUP, cluster_logs, cri_log
-from tests.rest_api import Client, RestApi, service_account_token
+from testbed.controlplane import cri_log
+from tests.rest_api import EARLIER, Client, RestApi, cluster_log_file, service_account_token
 
 pytestmark = pytest.mark.integration
-EARLIER = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
 
 
 @pytest.fixture
 def log_file(api: client.ApiClient, namespace: str, tmp_path: Path) -> Iterator[Path]:
     """Every container of the namespace logs this file (kwok's ClusterLogs)."""
-    custom = client.CustomObjectsApi(api)
-    try:
-        custom.get_api_resources(KWOK_GROUP, KWOK_API_VERSION)
-    except ApiException:
-        pytest.skip("kwok's ClusterLogs are not served: not the local control plane")
-    path = tmp_path / "container.log"
-    path.write_text(cri_log("one", "two", at=EARLIER) + cri_log("three", "four", at=EARLIER))
-    name = f"rest-logs-{uuid.uuid4().hex[:6]}"
-    custom.create_cluster_custom_object(
-        KWOK_GROUP, KWOK_API_VERSION, KWOK_CRDS["ClusterLogs"],
-        cluster_logs(name, path, namespaces=[namespace]),
-    )  # fmt: skip
-    yield path
-    custom.delete_cluster_custom_object(
-        KWOK_GROUP, KWOK_API_VERSION, KWOK_CRDS["ClusterLogs"], name
-    )
+    with cluster_log_file(api, namespace, tmp_path) as path:
+        yield path
 
 
 @pytest.fixture
