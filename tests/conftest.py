@@ -41,14 +41,25 @@ def api(kubeconfig: Path) -> client.ApiClient:
     return config.new_client_from_config(config_file=str(kubeconfig))
 
 
-@pytest.fixture
-def namespace(api: client.ApiClient) -> Iterator[str]:
-    """A fresh namespace, deleted (with everything in it) after the test."""
+def fresh_namespace(api: client.ApiClient) -> Iterator[str]:
+    """A new namespace, deleted (with everything in it) when the generator closes."""
     name = f"test-{uuid.uuid4().hex[:8]}"
     core = client.CoreV1Api(api)
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     yield name
     core.delete_namespace(name)
+
+
+@pytest.fixture
+def namespace(api: client.ApiClient) -> Iterator[str]:
+    """A fresh namespace, deleted (with everything in it) after the test."""
+    yield from fresh_namespace(api)
+
+
+@pytest.fixture
+def other_namespace(api: client.ApiClient) -> Iterator[str]:
+    """A second fresh namespace, for tests that need two."""
+    yield from fresh_namespace(api)
 
 
 @pytest.fixture(scope="session")
