@@ -93,3 +93,9 @@ ROUNDS ?= 1
 bench: testbed ## the operator against direct applies on the local control plane (SIZES="100 1000" ROUNDS=3)
 	@$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install --quiet matplotlib
 	$(PY) -m bench.run --sizes $(SIZES) --rounds $(ROUNDS) --out bench/results
+
+API_SERVICES ?= 1000
+
+.PHONY: bench-api
+bench-api: testbed ## the REST API against the Kubernetes requests it makes (API_SERVICES=1000)
+	$(PY) -m bench.rest_api --services $(API_SERVICES) --out bench/results
