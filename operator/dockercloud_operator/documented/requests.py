@@ -12,10 +12,12 @@ filters and paging: pure translations the REST API and its tests share.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 from urllib.parse import urlencode
 
 from dockercloud_operator.documented.naming import default_name, valid_name
@@ -38,6 +40,8 @@ FILTERS = ("uuid", "uuid__startswith", "state", "name", "stack", "stack__name")
 LIST_PARAMETERS = frozenset({*FILTERS, "limit", "offset"})
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _PYTHON_LITERALS = re.compile(r'"(?:[^"\\]|\\.)*"|\b(True|False|None)\b')
+_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+MAX_DEPTH = 64  # a service's attributes nest 4 deep; deeper is no service, and costs a stack
 
 
 class BadRequest(ValueError):
@@ -60,6 +64,8 @@ def parse_body(raw: bytes) -> Object:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise BadRequest(f"the body is not UTF-8: {error.reason} at byte {error.start}") from None
+    if _depth(text) > MAX_DEPTH:
+        raise BadRequest(f"the body is nested more than {MAX_DEPTH} levels deep")
     try:
         body = _loads(text)
     except ValueError as error:
@@ -67,25 +73,40 @@ def parse_body(raw: bytes) -> Object:
             body = _loads(_PYTHON_LITERALS.sub(_json_literal, text))
         except ValueError:
             raise BadRequest(f"the body is not valid JSON: {error}") from None
-    except RecursionError:
-        raise BadRequest("the body is nested too deeply") from None
     if not isinstance(body, dict):
         raise BadRequest(f"the body must be a JSON object, not {_json_type(body)}")
     try:
         json.dumps(body, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as error:
         raise BadRequest(f"the body holds text that is not Unicode: {error.reason}") from None
-    except RecursionError:
-        raise BadRequest("the body is nested too deeply") from None
     return body
 
 
+def _depth(text: str) -> int:
+    """How deep the body's arrays and objects nest (brackets in strings not counted)."""
+    deepest = depth = 0
+    for token in _BRACKETS.findall(text):
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in "]}":
+            depth -= 1
+    return deepest
+
+
 def _loads(text: str) -> Any:
-    return json.loads(text, parse_constant=_no_constant)
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
 
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"{text[:20]} is too large a number")
+    return number
 
 
 def _json_literal(match: re.Match[str]) -> str:
@@ -96,6 +117,8 @@ def _json_literal(match: re.Match[str]) -> str:
 def _json_type(value: Any) -> str:
     if isinstance(value, list):
         return "an array"
+    if isinstance(value, dict):
+        return "an object"
     if isinstance(value, str):
         return "a string"
     if isinstance(value, bool):
@@ -105,9 +128,32 @@ def _json_type(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
+def _json_kind(annotation: Any) -> str | None:
+    """ "array" or "object" for a list or mapping attribute (optional or not), else None."""
+    origin = get_origin(annotation)
+    if origin in (Union, UnionType, Annotated):
+        kinds = {_json_kind(a) for a in get_args(annotation) if a is not type(None)} - {None}
+        return kinds.pop() if len(kinds) == 1 else None
+    return {list: "array", dict: "object"}.get(origin)
+
+
+# Attributes that are lists or mappings: a merge patch would take any other JSON for a nested
+# patch, and the API server would answer in words about the patch, not about the attribute.
+SHAPES = {
+    name: kind
+    for name, field in ServiceSpec.model_fields.items()
+    if (kind := _json_kind(field.annotation))
+}
+
+
 def _check_fields(body: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
     for key in body:
         if key in allowed:
+            shape = SHAPES.get(key)
+            value = body[key]
+            if shape and value is not None and _json_type(value) != f"an {shape}":
+                what_it_is = "a list (a JSON array)" if shape == "array" else "a JSON object"
+                raise BadRequest(f'"{key}" must be {what_it_is}, not {_json_type(value)}')
             continue
         if key in READ_ONLY:
             raise BadRequest(f'"{key}" is read-only: the service reports it, it cannot be set')
@@ -220,14 +266,14 @@ class ListQuery:
     def field_selector(self, by_uuid: bool = True) -> str:
         """The filters the API server can apply itself, as a field selector (the uuid by the
         status the operator writes, unless `by_uuid` is false)."""
-        selectors = []
-        if by_uuid and "uuid" in self.filters:
-            selectors.append(f"status.uuid={self.filters['uuid']}")
-        if "name" in self.filters:
-            selectors.append(f"metadata.name={self.filters['name']}")
-        if "stack" in self.filters:
-            selectors.append(f"spec.stack={self.filters['stack']}")
-        return ",".join(selectors)
+        fields = {"name": "metadata.name", "stack": "spec.stack"}
+        if by_uuid:
+            fields["uuid"] = "status.uuid"
+        return ",".join(
+            f"{field}={_selector_value(self.filters[key])}"
+            for key, field in fields.items()
+            if key in self.filters
+        )
 
     def matches(self, service: Object) -> bool:
         """The filters the API server cannot apply: the uuid (metadata.uid, known before the
@@ -251,6 +297,11 @@ class ListQuery:
         return True
 
 
+def _selector_value(value: str) -> str:
+    """A value in a field selector, its `\\`, `,` and `=` escaped as the API server reads them."""
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
+
+
 def list_query(query: Mapping[str, str]) -> ListQuery:
     """A list request's query parameters, checked: unknown ones and bad values are refused."""
     for key in query:
@@ -265,8 +316,8 @@ def list_query(query: Mapping[str, str]) -> ListQuery:
             f"state={_shown(filters['state'])}: must be one of " + ", ".join(str(s) for s in State)
         )
     for key in ("name", "stack", "stack__name", "uuid", "uuid__startswith"):
-        if key in filters and ("," in filters[key] or len(filters[key]) > 253):
-            raise BadRequest(f"{key}: must be at most 253 characters, without a comma")
+        if key in filters and len(filters[key]) > 253:
+            raise BadRequest(f"{key}: must be at most 253 characters")
     return ListQuery(
         filters=filters,
         limit=parse_count(query.get("limit"), "limit", DEFAULT_LIMIT, MAX_LIMIT) or MAX_LIMIT,

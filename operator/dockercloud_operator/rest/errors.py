@@ -3,11 +3,11 @@ words name what is wrong (the Kubernetes API server's own words where it refused
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
+from dockercloud_operator.rest.encoding import answer
 from dockercloud_operator.rest.kube import KubeError
 from dockercloud_operator.schema import constants
 
@@ -30,12 +30,7 @@ class ApiError(Exception):
 def error_response(
     status: int, message: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> web.Response:
-    return web.Response(
-        status=status,
-        text=json.dumps({"error": message, **extra}),
-        content_type="application/json",
-        headers=headers,
-    )
+    return answer({"error": message, **extra}, status, headers)
 
 
 def from_kube(error: KubeError, namespace: str, what: str = "service") -> ApiError:

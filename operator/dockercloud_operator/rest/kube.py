@@ -6,7 +6,6 @@ a request, so a caller can do exactly what Kubernetes RBAC grants its token.
 
 from __future__ import annotations
 
-import json
 import os
 import ssl
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ import aiohttp
 from kubernetes import client
 from kubernetes import config as _config
 
+from dockercloud_operator.rest.encoding import dumps, loads
 from dockercloud_operator.schema import constants
 
 Object = dict[str, Any]
@@ -123,7 +123,6 @@ class Kube:
             base_url=self.cluster.server,
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
-            json_serialize=lambda value: json.dumps(value, ensure_ascii=False),
             skip_auto_headers=("User-Agent",),
             headers={"User-Agent": "dockercloud-operator-api"},
         )
@@ -152,7 +151,7 @@ class Kube:
         data = None
         if body is not None:
             headers["Content-Type"] = content_type
-            data = json.dumps(body, ensure_ascii=False).encode()
+            data = dumps(body)
         try:
             async with self.session.request(
                 method,
@@ -189,7 +188,7 @@ class Kube:
 
 def _json_object(text: bytes) -> Object:
     try:
-        parsed = json.loads(text) if text else {}
-    except ValueError:
+        parsed = loads(text) if text else {}
+    except ValueError:  # orjson's JSONDecodeError is one
         return {}
     return parsed if isinstance(parsed, dict) else {}

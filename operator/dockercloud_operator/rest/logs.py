@@ -28,7 +28,7 @@ from dockercloud_operator.documented.logs import (
     parse_log_line,
     service_container,
 )
-from dockercloud_operator.documented.requests import MAX_TAIL, BadRequest, parse_bool, parse_count
+from dockercloud_operator.documented.requests import MAX_TAIL, parse_bool, parse_count
 from dockercloud_operator.rest import metrics
 from dockercloud_operator.rest.errors import ApiError, from_kube
 from dockercloud_operator.rest.kube import Kube, KubeError, Unreachable, pods_path
@@ -168,12 +168,10 @@ class LogStream:
 
 
 async def stream_logs(request: web.Request) -> web.StreamResponse:
-    unknown = set(request.query) - {"tail", "follow"}
-    if unknown:
-        raise BadRequest(f'unknown query parameter "{sorted(unknown)[0]}": logs take tail, follow')
+    services = resources(request, frozenset({"tail", "follow"}))
     tail = parse_count(request.query.get("tail"), "tail", DEFAULT_TAIL, MAX_TAIL)
     follow = parse_bool(request.query.get("follow"), "follow", True)
-    service = await resources(request).find(request.match_info["uuid"])
+    service = await services.find(request.match_info["uuid"])
     socket = web.WebSocketResponse(heartbeat=30)
     if not socket.can_prepare(request).ok:
         raise ApiError(

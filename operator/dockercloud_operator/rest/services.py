@@ -9,6 +9,7 @@ number of services.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,9 @@ from dockercloud_operator.documented.lifecycle import (
     redeploy_patch,
 )
 from dockercloud_operator.documented.requests import (
+    LIST_PARAMETERS,
     BadRequest,
+    ListQuery,
     create_manifest,
     is_uuid,
     list_query,
@@ -31,6 +34,7 @@ from dockercloud_operator.documented.requests import (
     update_patch,
 )
 from dockercloud_operator.documented.view import documented_view
+from dockercloud_operator.rest import encoding
 from dockercloud_operator.rest.errors import ApiError, from_kube
 from dockercloud_operator.rest.kube import Kube, KubeError, services_path
 from dockercloud_operator.schema.model import State
@@ -38,6 +42,8 @@ from dockercloud_operator.schema.model import State
 Object = dict[str, Any]
 FIELD_MANAGER = "dockercloud-operator-api"
 CONFLICT_RETRIES = 3
+SMALL_LIST = 100  # services a list may hold and still be translated without waiting its turn
+LARGE_LISTS_AT_ONCE = 2
 
 
 @dataclass(frozen=True)
@@ -128,7 +134,7 @@ def answer(service: Object, status: int = 200, moving: Action | None = None) -> 
     view = documented_view(service)
     if moving is not None:
         view["state"] = str(TRANSITIONS[moving])
-    return web.json_response(view, status=status)
+    return encoding.answer(view, status)
 
 
 def state_of_view(service: Object) -> State:
@@ -162,13 +168,27 @@ def refuse_unless_allowed(service: Object, action: Action) -> None:
 # -- handlers -----------------------------------------------------------------------------------
 
 
-def resources(request: web.Request) -> ServiceResources:
+def resources(request: web.Request, takes: frozenset[str] = frozenset()) -> ServiceResources:
+    """The caller's services; a query parameter the endpoint does not take is refused."""
+    unknown = sorted(set(request.query) - takes)
+    if unknown:
+        allowed = ", ".join(sorted(takes)) or "none"
+        raise BadRequest(f'unknown query parameter "{unknown[0]}" (this endpoint takes: {allowed})')
     return ServiceResources(request.app["kube"], request["caller"])
 
 
 async def list_services(request: web.Request) -> web.Response:
     query = list_query(request.query)
-    services = resources(request)
+    services = resources(request, LIST_PARAMETERS)
+    small = not query.filters and query.offset + query.limit <= SMALL_LIST
+    # A large list is megabytes of objects while it is translated: a few at a time keep the
+    # server's memory bounded whatever the number of callers (two cores translate no faster).
+    async with contextlib.nullcontext() if small else request.app["large_lists"]:
+        body = await _list_body(request, query, services)
+    return web.Response(body=body, content_type="application/json")
+
+
+async def _list_body(request: web.Request, query: ListQuery, services: ServiceResources) -> bytes:
     if not query.filters:
         # The API server pages and counts the list: only the services up to this page travel.
         found = await services.list(limit=query.offset + query.limit)
@@ -183,12 +203,9 @@ async def list_services(request: web.Request) -> web.Response:
             items = [s for s in found.get("items") or [] if query.matches(s)]
         total = len(items)
     page = items[query.offset : query.offset + query.limit]
-    return web.json_response(
-        {
-            "meta": page_meta(request.path, query, total),
-            "objects": [documented_view(s) for s in page],
-        }
-    )
+    del found, items  # only the page is kept while it is translated
+    meta = page_meta(request.path, query, total)
+    return encoding.dumps({"meta": meta, "objects": [documented_view(s) for s in page]})
 
 
 async def create_service(request: web.Request) -> web.Response:
@@ -232,11 +249,9 @@ def _action_patch(action: Action, request: web.Request) -> Object | None:
 
 async def act(request: web.Request) -> web.Response:
     action = Action(request.match_info["action"])
-    unknown = set(request.query) - ({"reuse_volumes"} if action is Action.REDEPLOY else set())
-    if unknown:
-        raise BadRequest(f'unknown query parameter "{sorted(unknown)[0]}" for {action}')
+    takes = frozenset({"reuse_volumes"} if action is Action.REDEPLOY else ())
+    services = resources(request, takes)
     patch = _action_patch(action, request)
-    services = resources(request)
     uuid = request.match_info["uuid"]
     for attempt in range(CONFLICT_RETRIES):
         service = await services.find(uuid)
