@@ -382,3 +382,42 @@ def test_in_a_pod_the_api_trusts_the_mounted_cluster_ca(
     assert Cluster.from_environment(in_cluster_ca=str(ca)) == Cluster(
         "https://10.96.0.1:443", str(ca)
     )
+
+
+def test_from_a_kubeconfig_only_the_server_and_ca_are_read(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    from dockercloud_operator.rest.kube import Cluster
+
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    first = tmp_path / "first"
+    first.write_text(yaml.safe_dump({
+        "current-context": "dev",
+        "contexts": [{"name": "dev", "context": {"cluster": "local", "user": "admin"}}],
+        "clusters": [{"name": "local", "cluster": {
+            "server": "https://127.0.0.1:6443/",
+            "certificate-authority-data": base64.b64encode(pem.encode()).decode()}}],
+        "users": [{"name": "admin", "user": {"token": "never-read"}}],
+    }))  # fmt: skip
+    second = tmp_path / "second"
+    second.write_text(yaml.safe_dump({
+        "current-context": "other",
+        "clusters": [{"name": "remote", "cluster": {
+            "server": "https://10.0.0.1", "certificate-authority": "ca.pem"}},
+            {"name": "local", "cluster": {"server": "https://ignored"}}],
+        "contexts": [{"name": "other", "context": {"cluster": "remote"}}],
+    }))  # fmt: skip
+    monkeypatch.setenv("KUBECONFIG", f"{first}:{second}")
+    assert Cluster.from_environment() == Cluster("https://127.0.0.1:6443", None, True, pem)
+    assert Cluster.from_kubeconfig(str(second)) == Cluster(
+        "https://10.0.0.1", str(tmp_path / "ca.pem"), True, None
+    )
+    empty = tmp_path / "empty"
+    empty.write_text("{}")
+    with pytest.raises(ValueError, match="no current context with a server"):
+        Cluster.from_kubeconfig(str(empty))
+    with pytest.raises(ValueError, match="cannot read the kubeconfig"):
+        Cluster.from_kubeconfig(str(tmp_path / "missing"))

@@ -175,7 +175,7 @@ def documented_view(service: Object) -> Object:
             view[key] = []
     if view["labels"] is None:
         view["labels"] = {}
-    return dict(sorted(view.items()))
+    return view  # in DOCUMENTED_ATTRIBUTES' (alphabetical) order, as the documented example
 
 
 def _ports(spec_ports: list[Object], status: Object) -> list[Object]:

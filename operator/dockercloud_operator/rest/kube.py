@@ -6,21 +6,21 @@ a request, so a caller can do exactly what Kubernetes RBAC grants its token.
 
 from __future__ import annotations
 
+import base64
 import os
 import ssl
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-from kubernetes import client
-from kubernetes import config as _config
+import yaml
 
 from dockercloud_operator.rest.encoding import dumps, loads
 from dockercloud_operator.schema import constants
 
 Object = dict[str, Any]
-config: Any = _config  # the client's loaders are unannotated
 IN_CLUSTER_CA = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
 
 
@@ -52,6 +52,7 @@ class Cluster:
     server: str
     ca_file: str | None = None
     verify: bool = True
+    ca_data: str | None = None  # PEM, as a kubeconfig's certificate-authority-data holds it
 
     @classmethod
     def from_environment(
@@ -69,15 +70,42 @@ class Cluster:
                     "there (manifests/api.yaml does), or pass --kubeconfig"
                 )
             return cls(f"https://{host}:{port}", in_cluster_ca)
-        configuration = client.Configuration()
-        try:
-            config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
-        except config.ConfigException as error:
-            raise ValueError(f"no usable kubeconfig: {error}") from None
+        return cls.from_kubeconfig(kubeconfig)
+
+    @classmethod
+    def from_kubeconfig(cls, path: str | None = None) -> Cluster:
+        """The server and CA of the kubeconfig's current context (its credentials are never
+        read): `path`, else $KUBECONFIG (files merged, the first to set a value wins), else
+        ~/.kube/config."""
+        paths = [path] if path else _kubeconfig_paths()
+        merged: dict[str, Any] = {"clusters": {}, "contexts": {}}
+        for file in paths:
+            try:
+                document = yaml.safe_load(Path(file).read_text()) or {}
+            except (OSError, yaml.YAMLError) as error:
+                if path:
+                    raise ValueError(f"cannot read the kubeconfig {file}: {error}") from None
+                continue
+            merged["current"] = merged.get("current") or document.get("current-context")
+            for kind, key in (("clusters", "cluster"), ("contexts", "context")):
+                for entry in document.get(kind) or []:
+                    value = dict(entry.get(key) or {})
+                    value["_dir"] = str(Path(file).resolve().parent)
+                    merged[kind].setdefault(entry.get("name"), value)
+        context = merged["contexts"].get(merged.get("current"))
+        cluster = merged["clusters"].get((context or {}).get("cluster"))
+        if not cluster or not cluster.get("server"):
+            where = ", ".join(paths) or "~/.kube/config"
+            raise ValueError(f"no usable kubeconfig ({where}): no current context with a server")
+        ca_file = cluster.get("certificate-authority")
+        if ca_file:
+            ca_file = str(Path(cluster["_dir"], ca_file))
+        ca_data = cluster.get("certificate-authority-data")
         return cls(
-            str(configuration.host).rstrip("/"),
-            configuration.ssl_ca_cert,
-            bool(configuration.verify_ssl),
+            str(cluster["server"]).rstrip("/"),
+            ca_file,
+            not cluster.get("insecure-skip-tls-verify", False),
+            base64.b64decode(ca_data).decode() if ca_data else None,
         )
 
     def ssl_context(self) -> ssl.SSLContext | bool:
@@ -85,7 +113,12 @@ class Cluster:
             return False
         if not self.verify:
             return False
-        return ssl.create_default_context(cafile=self.ca_file)
+        return ssl.create_default_context(cafile=self.ca_file, cadata=self.ca_data)
+
+
+def _kubeconfig_paths() -> list[str]:
+    listed = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    return listed or [str(Path.home() / ".kube" / "config")]
 
 
 def services_path(namespace: str, name: str | None = None, subresource: str = "") -> str:

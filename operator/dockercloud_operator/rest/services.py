@@ -9,7 +9,6 @@ number of services.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +43,7 @@ FIELD_MANAGER = "dockercloud-operator-api"
 CONFLICT_RETRIES = 3
 SMALL_LIST = 100  # services a list may hold and still be translated without waiting its turn
 LARGE_LISTS_AT_ONCE = 2
+WHOLE_LIST = 500  # services from which a list is fetched whole
 
 
 @dataclass(frozen=True)
@@ -177,21 +177,36 @@ def resources(request: web.Request, takes: frozenset[str] = frozenset()) -> Serv
     return ServiceResources(request.app["kube"], request["caller"])
 
 
-async def list_services(request: web.Request) -> web.Response:
+async def list_services(request: web.Request) -> web.StreamResponse:
     query = list_query(request.query)
     services = resources(request, LIST_PARAMETERS)
     small = not query.filters and query.offset + query.limit <= SMALL_LIST
-    # A large list is megabytes of objects while it is translated: a few at a time keep the
-    # server's memory bounded whatever the number of callers (two cores translate no faster).
-    async with contextlib.nullcontext() if small else request.app["large_lists"]:
+    if small:
+        return web.Response(body=await _list_body(request, query, services),
+                            content_type="application/json")  # fmt: skip
+    # A large list is megabytes while it is translated and until the caller has read it: a
+    # few at a time keep the server's memory bounded whatever the number of callers (two cores
+    # would translate no faster).
+    async with request.app["large_lists"]:
         body = await _list_body(request, query, services)
-    return web.Response(body=body, content_type="application/json")
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.content_length = len(body)
+        await response.prepare(request)
+        try:
+            await response.write(body)
+            await response.write_eof()
+        except ConnectionResetError:  # the caller went away: its slot is free again
+            pass
+    return response
 
 
 async def _list_body(request: web.Request, query: ListQuery, services: ServiceResources) -> bytes:
     if not query.filters:
         # The API server pages and counts the list: only the services up to this page travel.
-        found = await services.list(limit=query.offset + query.limit)
+        # (Most of a namespace is cheaper whole: a list without a limit comes from the API
+        # server's cache, a paged one from etcd.)
+        wanted = query.offset + query.limit
+        found = await services.list(limit=wanted if wanted < WHOLE_LIST else None)
         items = found.get("items") or []
         remaining = (found.get("metadata") or {}).get("remainingItemCount")
         total = len(items) + int(remaining or 0)
