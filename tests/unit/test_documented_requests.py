@@ -122,6 +122,15 @@ def test_an_outer_port_publishes_the_port_unless_published_is_given() -> None:
     assert [p.get("published") for p in ports] == [True, False, None]
 
 
+def test_port_numbers_sent_as_strings_are_numbers_as_the_cli_sends_them() -> None:
+    body = {"image": "nginx", "container_ports": [
+        {"protocol": "tcp", "inner_port": "80", "outer_port": "8080", "published": True},
+        {"protocol": "tcp", "inner_port": "eighty"}]}  # fmt: skip
+    ports = rest.create_manifest(body)["spec"]["container_ports"]
+    assert ports[0] == {"protocol": "tcp", "inner_port": 80, "outer_port": 8080, "published": True}
+    assert ports[1]["inner_port"] == "eighty"  # the API server names what is wrong
+
+
 # -- query parameters ---------------------------------------------------------------------------
 
 

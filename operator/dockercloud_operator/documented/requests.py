@@ -41,6 +41,8 @@ LIST_PARAMETERS = frozenset({*FILTERS, "limit", "offset"})
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _PYTHON_LITERALS = re.compile(r'"(?:[^"\\]|\\.)*"|\b(True|False|None)\b')
 _BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_PORT_NUMBERS = ("inner_port", "outer_port")
+_DIGITS = re.compile(r"[0-9]{1,5}")
 MAX_DEPTH = 64  # a service's attributes nest 4 deep; deeper is no service, and costs a stack
 
 
@@ -165,20 +167,26 @@ def _check_fields(body: Mapping[str, Any], allowed: frozenset[str], what: str) -
 
 
 def _spec_values(body: Mapping[str, Any]) -> Object:
-    """The spec fields of a body. An outer_port means a published port: the documented examples
-    give one without `published` (whose default is false)."""
+    """The spec fields of a body, as the documented clients send them: an outer_port means a
+    published port (the documented examples give one without `published`, whose default is
+    false), and port numbers may come as strings (the docker-cloud CLI sends "80")."""
     spec = dict(body)
     ports = spec.get("container_ports")
     if isinstance(ports, list):
         spec["container_ports"] = [
-            {**port, "published": True}
-            if isinstance(port, dict)
-            and port.get("outer_port") is not None
-            and "published" not in port
-            else port
-            for port in ports
+            _port(port) if isinstance(port, dict) else port for port in ports
         ]
     return spec
+
+
+def _port(port: Mapping[str, Any]) -> Object:
+    port = {
+        key: int(value) if key in _PORT_NUMBERS and _DIGITS.fullmatch(str(value)) else value
+        for key, value in port.items()
+    }
+    if port.get("outer_port") is not None and "published" not in port:
+        port["published"] = True
+    return port
 
 
 def create_manifest(body: Mapping[str, Any]) -> Object:
