@@ -52,6 +52,11 @@ lint: $(STAMP) ## ruff and mypy --strict
 test: lint testbed ## everything: lint, unit tests, integration tests on a real control plane
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+.PHONY: helm-test
+helm-test: testbed ## the Helm chart: lint, renders against manifests/, install on a real control plane
+	$(PY) -m testbed.build helm
+	$(BIN)/pytest tests/unit/test_chart.py tests/integration/test_helm.py $(PYTEST_ARGS)
+
 .PHONY: chaos
 chaos: testbed ## the fault suite on a control plane of its own (CHAOS_ARGS="--services 60 ...")
 	env -u KUBECONFIG $(PY) -m chaos.run $(CHAOS_ARGS)
