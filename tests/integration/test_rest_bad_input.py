@@ -573,8 +573,11 @@ def test_no_create_body_makes_the_server_fail(
         assert_documented_service(document, module_namespace)
         assert document["state"] == "Not running"  # created without starting it
         # Terminated at once, so that the next body may take the same name.
+        # (409 is possible too: a redeploy or an action in the body's spec is a transition
+        # already, which the state table lets nothing interrupt.)
         terminated = editor.call("DELETE", editor.service(document["uuid"]))
-        assert terminated.status_code == 202, terminated.text
+        assert terminated.status_code in (202, 409), terminated.text
+        assert terminated.status_code == 202 or terminated.json()["allowed_actions"] == []
         release(api, module_namespace, document["name"])
 
 
