@@ -38,6 +38,7 @@ testbed: $(STAMP) ## build the local control plane's binaries (cached under ~/.c
 crds: $(STAMP) ## regenerate crds/ (the Service CRD from the pydantic models, the finalizer policy)
 	$(BIN)/dockercloud-operator crd > crds/service.yaml
 	cp crds/service.yaml manifests/crd/service.yaml  # kustomize reads only below manifests/
+	cp crds/service.yaml charts/dockercloud-operator/crds/service.yaml  # Helm installs crds/ untemplated
 	$(BIN)/dockercloud-operator finalizer-policy > crds/finalizer-policy.yaml
 
 # -- checks -------------------------------------------------------------------------------------
