@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 SCHEMES_WITH_USER = ("basic",)
+PRINTABLE = re.compile(r"[!-~]+")  # printable ASCII, no spaces
 
 
 class BadCredentials(ValueError):
@@ -53,6 +55,6 @@ def _token(token: str) -> str:
     token = token.strip()
     if not token:
         raise BadCredentials("the credentials hold no API key or token")
-    if any(ord(c) < 33 or ord(c) > 126 for c in token):
+    if not PRINTABLE.fullmatch(token):
         raise BadCredentials("a token is printable ASCII without spaces")
     return token

@@ -142,9 +142,11 @@ class Kube:
     """One connection pool to the API server, shared by every caller; every request carries
     the caller's token."""
 
-    def __init__(self, cluster: Cluster, timeout: float = 30.0, connections: int = 100) -> None:
+    def __init__(self, cluster: Cluster, timeout: float = 30.0, connections: int = 20) -> None:
         self.cluster = cluster
         self.timeout = timeout
+        # Each kept TLS connection holds asyncio's 256 KiB read buffer; 20 served 100 callers
+        # at the throughput 100 gave (bench/README.md).
         self.connections = connections
         self._session: aiohttp.ClientSession | None = None
 

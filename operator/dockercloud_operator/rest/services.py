@@ -9,6 +9,8 @@ number of services.
 
 from __future__ import annotations
 
+import asyncio
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,9 +59,13 @@ class Caller:
 class ServiceResources:
     """The caller's Service resources in one namespace."""
 
-    def __init__(self, kube: Kube, caller: Caller) -> None:
+    def __init__(
+        self, kube: Kube, caller: Caller, large_lists: asyncio.Semaphore | None = None
+    ) -> None:
         self.kube = kube
         self.caller = caller
+        # whole lists are read a few at a time: each holds the namespace in memory
+        self.large_lists = large_lists or asyncio.Semaphore(LARGE_LISTS_AT_ONCE)
 
     async def _call(self, method: str, path: str, **options: Any) -> Object:
         try:
@@ -82,8 +88,10 @@ class ServiceResources:
         found = await self.list(f"status.uuid={uuid}")
         items = found.get("items") or []
         if not items:  # not reported on yet: its uuid is only in its metadata
-            everything = await self.list()
-            items = [s for s in everything.get("items") or [] if _uid(s) == uuid]
+            async with self.large_lists:
+                everything = await self.list()
+                items = [s for s in everything.get("items") or [] if _uid(s) == uuid]
+                del everything
         if not items:
             raise ApiError(
                 404, f'no service with uuid "{uuid}" in namespace "{self.caller.namespace}"'
@@ -174,7 +182,7 @@ def resources(request: web.Request, takes: frozenset[str] = frozenset()) -> Serv
     if unknown:
         allowed = ", ".join(sorted(takes)) or "none"
         raise BadRequest(f'unknown query parameter "{unknown[0]}" (this endpoint takes: {allowed})')
-    return ServiceResources(request.app["kube"], request["caller"])
+    return ServiceResources(request.app["kube"], request["caller"], request.app["large_lists"])
 
 
 async def list_services(request: web.Request) -> web.StreamResponse:
