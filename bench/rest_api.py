@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
-    with ControlPlane(say=print, node_count=3) as plane:
+    with ControlPlane(say=print, node_count=3, default_logs=False) as plane:
         result = measure(plane.kubeconfig, args.services, args.requests, args.clients, args.seconds)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"rest-api-{args.services}.json"

@@ -211,7 +211,11 @@ def own_counts(identity: Identity, delta: Snapshot, size: int) -> Result:
 
 def plane(settings: Settings, say: Say) -> ControlPlane:
     return ControlPlane(
-        node_count=settings.nodes, api_qps=settings.api_qps, api_burst=settings.api_burst, say=say
+        node_count=settings.nodes,
+        api_qps=settings.api_qps,
+        api_burst=settings.api_burst,
+        say=say,
+        default_logs=False,
     )
 
 

@@ -199,7 +199,7 @@ class Bed:
     def __init__(self, workdir: Path, say: Callable[[str], None] = print) -> None:
         self.workdir = workdir
         self.say = say
-        self.plane = ControlPlane(workdir=workdir / "plane", say=say)
+        self.plane = ControlPlane(workdir=workdir / "plane", say=say, default_logs=False)
         self._stack = contextlib.ExitStack()
         self.api: client.ApiClient | None = None
         self.operator: Operator | None = None

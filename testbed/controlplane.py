@@ -2,7 +2,9 @@
 kube-scheduler and kwok (simulated nodes whose pods really go Running), on free loopback ports,
 plus a tiny dynamic volume provisioner (a thread) behind the default StorageClass `testbed`.
 `kubectl logs` works for pods on the kwok nodes: kwok serves their containers' logs from files
-that kwok's `Logs`/`ClusterLogs` objects name (see `pod_logs`, `cluster_logs` and `cri_log`).
+that kwok's `Logs`/`ClusterLogs` objects name (see `pod_logs`, `cluster_logs` and `cri_log`);
+a log writer (another thread, `container_logs.py`) gives every container a log of its own
+unless a test configures one.
 
     python -m testbed.controlplane build            # build the binaries if missing
     python -m testbed.controlplane up [--background] [--kubeconfig PATH]
@@ -43,6 +45,7 @@ import yaml
 
 from dockercloud_operator.schema.constants import TAG_LABEL_PREFIX
 from testbed import build
+from testbed.container_logs import KWOK_API_VERSION, KWOK_GROUP, LogWriter
 from testbed.pki import Pki, make_pki
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,8 +56,6 @@ NODE_NAME = "kwok-node-{}"
 TAGGED_NODE_LABELS = {f"{TAG_LABEL_PREFIX}ssd": "true"}
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 KWOK_MODULE = "sigs.k8s.io/kwok"
-KWOK_GROUP = "kwok.x-k8s.io"
-KWOK_API_VERSION = "v1alpha1"
 # The kwok CRDs installed and enabled (kind -> plural): they say which file a container logs.
 KWOK_CRDS = {"Logs": "logs", "ClusterLogs": "clusterlogs"}
 START_TIMEOUT = 120.0
@@ -62,6 +63,7 @@ STOP_TIMEOUT = 15.0
 STORAGE_CLASS = "testbed"
 PROVISIONER = "testbed.dockercloud.dev/hostpath"
 PROVISION_INTERVAL = 0.5
+LOG_WRITER_INTERVAL = 1.0
 _PR_SET_PDEATHSIG = 1
 
 
@@ -136,11 +138,14 @@ class ControlPlane:
     api_qps: int = 200
     api_burst: int = 400
     say: Callable[[str], None] = lambda line: None
+    # A log for every simulated container (testbed/container_logs.py); off for benchmarks,
+    # where its requests would count against the API server.
+    default_logs: bool = True
     components: list[Component] = field(default_factory=list)
     server: str = ""
     _owns_workdir: bool = False
     _pki: Pki | None = None
-    _provisioner: threading.Thread | None = None
+    _housekeepers: list[threading.Thread] = field(default_factory=list)
     _stopping: threading.Event = field(default_factory=threading.Event)
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -306,10 +311,10 @@ class ControlPlane:
         self._wait("the kwok nodes to be Ready", self._nodes_ready)
         self._api("POST", "/apis/storage.k8s.io/v1/storageclasses", storage_class())
         self._stopping.clear()
-        self._provisioner = threading.Thread(
-            target=self._provision, name="testbed-provisioner", daemon=True
-        )
-        self._provisioner.start()
+        self._keep("provisioner", self._provision_pass, PROVISION_INTERVAL)
+        if self.default_logs:
+            writer = LogWriter(workdir / "container-logs", self._api, self._logger("log-writer"))
+            self._keep("log-writer", writer.step, LOG_WRITER_INTERVAL)
         self._wait(
             "the default ServiceAccount",
             lambda: self._api_ok("/api/v1/namespaces/default/serviceaccounts/default"),
@@ -321,11 +326,11 @@ class ControlPlane:
 
     def stop(self) -> None:
         """Stops what was started, newest first, and removes the temporary folder."""
-        # The provisioner first: it talks to the API server, which is about to go.
+        # The housekeepers first: they talk to the API server, which is about to go.
         self._stopping.set()
-        if self._provisioner is not None:
-            self._provisioner.join(STOP_TIMEOUT)
-            self._provisioner = None
+        for thread in self._housekeepers:
+            thread.join(STOP_TIMEOUT)
+        self._housekeepers.clear()
         for component in reversed(self.components):
             component.stop()
         if self._owns_workdir and self.workdir is not None:
@@ -377,32 +382,46 @@ class ControlPlane:
             return False
         return True
 
-    def _provision(self) -> None:
-        """Dynamic provisioning for the `testbed` StorageClass, every PROVISION_INTERVAL seconds.
+    def _logger(self, name: str) -> Callable[[str], None]:
+        """Lines with a time into logs/<name>.log."""
+        assert self.workdir is not None
+        log = self.workdir / "logs" / f"{name}.log"
+
+        def say(line: str) -> None:
+            with log.open("a") as out:
+                out.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}\n")
+
+        return say
+
+    def _keep(self, name: str, step: Callable[[], None], interval: float) -> None:
+        """Runs `step` every `interval` seconds in a thread until the plane stops; a failed
+        step (the API server busy, or going away) is logged to logs/<name>.log and retried."""
+        say = self._logger(name)
+
+        def loop() -> None:
+            while not self._stopping.is_set():
+                try:
+                    step()
+                except Exception as error:
+                    say(f"pass failed: {_describe(error)}")
+                self._stopping.wait(interval)
+
+        thread = threading.Thread(target=loop, name=f"testbed-{name}", daemon=True)
+        self._housekeepers.append(thread)
+        thread.start()
+
+    def _provision_pass(self) -> None:
+        """Dynamic provisioning for the `testbed` StorageClass (run every PROVISION_INTERVAL s).
 
         Nothing else in the bed provisions volumes, so without this a PersistentVolumeClaim (a
         StatefulSet's volumeClaimTemplate, say) stays Pending and its pods are never scheduled.
         For each Pending `testbed` claim it creates a hostPath PersistentVolume already claimed by
         it (kube-controller-manager's PV controller does the binding), and it deletes the
         `testbed` volumes whose claim is gone (Released or Failed), which the PV controller leaves
-        to the external provisioner. Errors go to logs/provisioner.log; the next pass retries.
+        to the external provisioner. What it does goes to logs/provisioner.log.
         """
         assert self.workdir is not None
-        root, log = self.workdir / "volumes", self.workdir / "logs" / "provisioner.log"
-
-        def say(line: str) -> None:
-            with log.open("a") as out:
-                out.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}\n")
-
-        while not self._stopping.is_set():
-            try:
-                self._provision_pass(root, say)
-            except Exception as error:  # transient: the API server is busy, or going away
-                say(f"pass failed: {_describe(error)}")
-            self._stopping.wait(PROVISION_INTERVAL)
-
-    def _provision_pass(self, root: Path, say: Callable[[str], None]) -> None:
-        """Creates the volumes Pending claims need and deletes those deleted claims left."""
+        root, say = self.workdir / "volumes", self._logger("provisioner")
         claims = self._api("GET", "/api/v1/persistentvolumeclaims")["items"]
         volumes = self._api("GET", "/api/v1/persistentvolumes")["items"]
         # (what, method, path, body, the HTTP status that means "done already")
@@ -556,7 +575,7 @@ def cri_log(*lines: str, stream: str = "stdout", at: datetime.datetime | None = 
 
 
 def storage_class() -> dict[str, Any]:
-    """The default StorageClass, served by the harness's own provisioner (`_provision`)."""
+    """The default StorageClass, served by the harness's own provisioner (`_provision_pass`)."""
     return {
         "apiVersion": "storage.k8s.io/v1",
         "kind": "StorageClass",

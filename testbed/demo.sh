@@ -55,6 +55,15 @@ show get dcs
 show get deployments,statefulsets,services,pods -l app.kubernetes.io/managed-by=dockercloud-operator -o wide
 [ "$states" = "Running Running" ] || { echo "The services did not reach Running; see $state/operator.log" >&2; exit 1; }
 
+# The containers' logs (on the local control plane, the lines its log writer gives each one).
+export PATH="$PWD/.venv/bin:$PATH"  # kubectl finds its plugin kubectl-dcs there
+echo; echo "\$ kubectl dcs logs web --tail 3"
+for _ in $(seq 1 30); do
+  logs=$("$kubectl" dcs logs web --tail 3 2>&1) && [ -n "$logs" ] && ! grep -q "no logs" <<<"$logs" && break
+  sleep 1
+done
+echo "$logs"
+
 # The documented REST API, on a token of a ServiceAccount that may edit services here.
 show apply -f manifests/user-roles.yaml
 "$kubectl" create serviceaccount dockercloud-demo --dry-run=client -o yaml | "$kubectl" apply -f - >/dev/null

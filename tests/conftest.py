@@ -41,11 +41,12 @@ def api(kubeconfig: Path) -> client.ApiClient:
     return config.new_client_from_config(config_file=str(kubeconfig))
 
 
-def fresh_namespace(api: client.ApiClient) -> Iterator[str]:
+def fresh_namespace(api: client.ApiClient, labels: dict[str, str] | None = None) -> Iterator[str]:
     """A new namespace, deleted (with everything in it) when the generator closes."""
     name = f"test-{uuid.uuid4().hex[:8]}"
     core = client.CoreV1Api(api)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    metadata = client.V1ObjectMeta(name=name, labels=labels)
+    core.create_namespace(client.V1Namespace(metadata=metadata))
     yield name
     core.delete_namespace(name)
 

@@ -20,6 +20,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from dockercloud_operator.documented.logs import container_sources
+from testbed.container_logs import DEFAULT_LOGS_LABEL
 from testbed.controlplane import KWOK_API_VERSION, KWOK_CRDS, KWOK_GROUP, cri_log, pod_logs
 from tests import services
 from tests.wait import wait_for
@@ -208,8 +209,9 @@ T0 = datetime.datetime(2026, 1, 1, 12, 0, 0, tzinfo=datetime.UTC)
 
 
 @pytest.fixture
-def kwok_logs(api: client.ApiClient) -> client.CustomObjectsApi:
-    """kwok's Logs API; skips on a cluster whose nodes are not the test bed's kwok."""
+def kwok_logs(api: client.ApiClient, namespace: str) -> client.CustomObjectsApi:
+    """kwok's Logs API, for a namespace the bed's log writer leaves alone (its tests give the
+    containers' logs themselves); skips on a cluster whose nodes are not the test bed's kwok."""
     try:
         resources = client.CustomObjectsApi(api).get_api_resources(KWOK_GROUP, KWOK_API_VERSION)
     except ApiException as error:
@@ -218,6 +220,8 @@ def kwok_logs(api: client.ApiClient) -> client.CustomObjectsApi:
         raise
     if not set(KWOK_CRDS.values()) <= {r.name for r in resources.resources}:
         pytest.skip("kwok's Logs are not served: not the local control plane")
+    quiet = {"metadata": {"labels": {DEFAULT_LOGS_LABEL: "off"}}}
+    client.CoreV1Api(api).patch_namespace(namespace, quiet)
     return client.CustomObjectsApi(api)
 
 

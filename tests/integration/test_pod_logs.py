@@ -1,6 +1,7 @@
 """`kubectl logs` works on the test bed: kwok, standing in for the nodes' kubelet, serves a
 container's log from the file a kwok `Logs` or `ClusterLogs` object names, and the API server
-proxies the `pods/log` subresource to it, `tailLines` and `follow` included."""
+proxies the `pods/log` subresource to it, `tailLines` and `follow` included. These tests
+configure kwok's logs themselves, in namespaces the bed's log writer leaves alone."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from testbed.container_logs import DEFAULT_LOGS_LABEL
 from testbed.controlplane import (
     KWOK_API_VERSION,
     KWOK_CRDS,
@@ -30,9 +32,16 @@ from testbed.controlplane import (
     cri_log,
     pod_logs,
 )
+from tests.conftest import fresh_namespace
 from tests.wait import wait_for
 
 FOLLOW_TIMEOUT = 15.0
+
+
+@pytest.fixture
+def namespace(api: client.ApiClient) -> Iterator[str]:
+    """A fresh namespace without the bed's default container logs."""
+    yield from fresh_namespace(api, labels={DEFAULT_LOGS_LABEL: "off"})
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ the kwok objects and files that give containers a log."""
 from __future__ import annotations
 
 import datetime
-import threading
 import time
 import urllib.error
 from pathlib import Path
@@ -158,12 +157,12 @@ def test_the_provisioner_survives_errors_and_stops_promptly(tmp_path: Path) -> N
         return {"items": [_claim()] if path.endswith("claims") else []}
 
     plane._api = api  # type: ignore[method-assign]
-    thread = threading.Thread(target=plane._provision, daemon=True)
-    thread.start()
+    plane._keep("provisioner", plane._provision_pass, 0.05)
     deadline = time.monotonic() + 5
     while ("POST", "/api/v1/persistentvolumes") not in calls and time.monotonic() < deadline:
         time.sleep(0.05)
     plane._stopping.set()
+    [thread] = plane._housekeepers
     thread.join(2)
 
     assert not thread.is_alive()
