@@ -10,7 +10,6 @@ number of services.
 from __future__ import annotations
 
 import asyncio
-
 from dataclasses import dataclass
 from typing import Any
 
