@@ -4,13 +4,13 @@ delete, list and status patches of the few kinds it manages."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from dockercloud_operator.controller import metrics
+from dockercloud_operator.resources.events import event
 from dockercloud_operator.schema import constants
 
 Object = dict[str, Any]
@@ -191,30 +191,6 @@ class Kube:
 
     def post_event(self, about: Object, reason: str, message: str, kind: str = "Normal") -> None:
         """Records an Event about an object, as `kubectl describe` shows them."""
-        metadata = about["metadata"]
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        event = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {
-                "generateName": f"{metadata['name']}.",
-                "namespace": metadata["namespace"],
-            },
-            "involvedObject": {
-                "apiVersion": about.get("apiVersion", SERVICE_API[0]),
-                "kind": about.get("kind", constants.KIND),
-                "name": metadata["name"],
-                "namespace": metadata["namespace"],
-                "uid": metadata.get("uid"),
-            },
-            "reason": reason,
-            "message": message,
-            "type": kind,
-            "source": {"component": self.field_manager},
-            "reportingComponent": self.field_manager,
-            "reportingInstance": self.field_manager,
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-        }
-        self.request("POST", f"/api/v1/namespaces/{metadata['namespace']}/events", body=event)
+        body = event(about, reason, message, kind, self.field_manager)
+        namespace = about["metadata"]["namespace"]
+        self.request("POST", f"/api/v1/namespaces/{namespace}/events", body=body)
