@@ -1128,10 +1128,7 @@ UNSUPPORTED_CASES: list[tuple[Object, list[str]]] = [
         [f"autodestroy=ON_SUCCESS: {REPLACES}"],
     ),
     ({"autorestart": "ALWAYS", "autodestroy": "ALWAYS"}, [f"autodestroy=ALWAYS: {REPLACES}"]),
-    (
-        {"autorestart": "ALWAYS", "autoredeploy": True},
-        ["autoredeploy: no registry notifies image updates; set spec.redeploy.token"],
-    ),
+    ({"autorestart": "ALWAYS", "autoredeploy": True}, []),  # the registry hook honours it
     (
         {"autorestart": "ALWAYS", "user": "www-data"},
         ["user=www-data: Kubernetes runs containers as a numeric uid[:gid] only"],

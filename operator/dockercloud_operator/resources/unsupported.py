@@ -45,8 +45,6 @@ def unsupported(service: Service, context: Context) -> list[Finding]:
             f"autodestroy={spec.autodestroy}",
             "Kubernetes workloads replace terminated containers instead of removing them",
         )
-    if spec.autoredeploy:
-        note("autoredeploy", "no registry notifies image updates; set spec.redeploy.token")
     if numeric_user(spec.user) is None:
         note(f"user={spec.user}", "Kubernetes runs containers as a numeric uid[:gid] only")
     for attribute, value in [

@@ -31,7 +31,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from dockercloud_operator.documented.requests import BadRequest
-from dockercloud_operator.rest import encoding, logs, metrics, services
+from dockercloud_operator.rest import encoding, hooks, logs, metrics, services
 from dockercloud_operator.rest.auth import BadCredentials, token_from_header
 from dockercloud_operator.rest.errors import ApiError, error_response, from_kube
 from dockercloud_operator.rest.kube import Cluster, Kube, KubeError, Unreachable
@@ -65,6 +65,7 @@ def _routes(prefix: str) -> list[tuple[str, str, Handler, str]]:
         ("DELETE", f"{one}{{slash:/?}}", services.terminate_service, "terminate"),
         ("POST", f"{one}/{{action:start|stop|scale|redeploy}}{{slash:/?}}", services.act, "action"),
         ("GET", f"{one}/logs{{slash:/?}}", logs.stream_logs, "logs"),
+        ("POST", f"{prefix}/hooks/registry{{slash:/?}}", hooks.registry_hook, "registry_hook"),
     ]
 
 

@@ -80,6 +80,9 @@ class ServiceResources:
             params["limit"] = str(limit)
         return await self._call("GET", services_path(self.caller.namespace), params=params)
 
+    async def get(self, name: str) -> Object:
+        return await self._call("GET", services_path(self.caller.namespace, name))
+
     async def find(self, uuid: str) -> Object:
         """The service of this uuid; 404 when the namespace has none."""
         if not is_uuid(uuid):
