@@ -178,7 +178,8 @@ class ControlPlane:
     def start(self) -> None:
         started = time.monotonic()
         bin_dir = build.ensure_binaries(self.say)
-        kwok_crds = read_kwok_crds(kwok_module_dir())
+        kwok_module = kwok_module_dir()
+        kwok_crds = read_kwok_crds(kwok_module)
         if self.workdir is None:
             self.workdir = Path(tempfile.mkdtemp(prefix="dockercloud-testbed-"))
             self._owns_workdir = True
@@ -228,7 +229,10 @@ class ControlPlane:
             "--profiling=false",
             # A MutatingAdmissionPolicy gives each new Service its finalizer as it is created
             # (beta in 1.34 and off by default, GA from 1.36), saving the operator a write.
-            "--feature-gates=MutatingAdmissionPolicy=true",
+            # ContainerRestartRules: a container's own restartPolicy (alpha in 1.34), what
+            # autorestart OFF and ON_FAILURE need; the bed's kwok stage plays the kubelet's part
+            # (testbed/stages/container-exit.yaml).
+            "--feature-gates=MutatingAdmissionPolicy=true,ContainerRestartRules=true",
             "--runtime-config=admissionregistration.k8s.io/v1beta1=true",
             # pods/log (exec, port-forward) is proxied to the node's "kubelet", here kwok's server
             # at the node's InternalIP (127.0.0.1) and status.daemonEndpoints port, over TLS
@@ -278,10 +282,13 @@ class ControlPlane:
         )
         self._wait("kwok's CRDs to be served", self._kwok_crds_served)
         kwok_port = free_port()
+        kwok_config = workdir / "kwok-stages.yaml"
+        kwok_config.write_text(yaml.safe_dump_all(kwok_stages(kwok_module)))
         self._launch(
             bin_dir / "kwok",
             "kwok",
             f"--kubeconfig={self.kubeconfig}",
+            f"--config={kwok_config}",
             "--manage-all-nodes=false",
             f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
             "--cidr=10.244.0.1/16",
@@ -496,6 +503,20 @@ def kwok_module_dir() -> Path:
     if result.returncode != 0:
         raise StartError(f"`go mod download {KWOK_MODULE}` failed:\n{result.stdout}{result.stderr}")
     return Path(json.loads(result.stdout)["Dir"])
+
+
+STAGES_DIR = Path(__file__).resolve().parent / "stages"
+
+
+def kwok_stages(module_dir: Path) -> list[dict[str, Any]]:
+    """The pod stages kwok runs: its own defaults (the "fast" ones, read from the module in
+    their kustomization's order) and the bed's (`testbed/stages/`). kwok runs either its
+    defaults or the configured pod stages, so the defaults are configured too."""
+    fast = module_dir / "kustomize" / "stage" / "pod" / "fast"
+    order = yaml.safe_load((fast / "kustomization.yaml").read_text())["resources"]
+    stages = [yaml.safe_load((fast / name).read_text()) for name in order]
+    stages += [yaml.safe_load(path.read_text()) for path in sorted(STAGES_DIR.glob("*.yaml"))]
+    return stages
 
 
 def read_kwok_crds(module_dir: Path) -> list[dict[str, Any]]:
