@@ -81,7 +81,7 @@ kind-up: ## for machines with Docker: a kind cluster (.testbed/kind.kubeconfig)
 	  { echo "kind needs a running Docker engine; use 'make cluster-up' for the local control plane."; exit 1; }
 	@command -v kind >/dev/null || GOBIN=$(CACHE)/kind-$(KIND_VERSION) go install sigs.k8s.io/kind@$(KIND_VERSION)
 	PATH="$(CACHE)/kind-$(KIND_VERSION):$$PATH" kind create cluster --name $(KIND_CLUSTER) \
-	  --kubeconfig $(CURDIR)/.testbed/kind.kubeconfig
+	  --config testbed/kind.yaml --kubeconfig $(CURDIR)/.testbed/kind.kubeconfig
 	@echo "export KUBECONFIG=$(CURDIR)/.testbed/kind.kubeconfig   # then: make demo, make test"
 
 # -- demo ---------------------------------------------------------------------------------------

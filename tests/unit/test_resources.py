@@ -1115,19 +1115,23 @@ def test_an_unresolved_volumes_from_mounts_nothing_until_its_source_exists() -> 
 
 # -- unsupported attributes ---------------------------------------------------------------------
 
-RESTARTS = "Kubernetes workloads always restart stopped containers (as ALWAYS)"
-REPLACES = "Kubernetes workloads replace terminated containers instead of removing them"
+RESTARTS = (
+    "the cluster does not offer a container's own restartPolicy (ContainerRestartRules): "
+    "stopped containers are restarted (as ALWAYS)"
+)
 AUTORESTART_OFF = f"autorestart=OFF: {RESTARTS}"
 
 UNSUPPORTED_CASES: list[tuple[Object, list[str]]] = [
     ({"autorestart": "ALWAYS"}, []),
     ({}, [AUTORESTART_OFF]),
     ({"autorestart": "ON_FAILURE"}, [f"autorestart=ON_FAILURE: {RESTARTS}"]),
+    # containers that always restart never stop, so never go: as in Docker Cloud
+    ({"autorestart": "ALWAYS", "autodestroy": "ON_SUCCESS"}, []),
+    ({"autorestart": "ALWAYS", "autodestroy": "ALWAYS"}, []),
     (
-        {"autorestart": "ALWAYS", "autodestroy": "ON_SUCCESS"},
-        [f"autodestroy=ON_SUCCESS: {REPLACES}"],
+        {"autodestroy": "ALWAYS"},
+        [AUTORESTART_OFF, "autodestroy=ALWAYS: containers are restarted, never removed"],
     ),
-    ({"autorestart": "ALWAYS", "autodestroy": "ALWAYS"}, [f"autodestroy=ALWAYS: {REPLACES}"]),
     ({"autorestart": "ALWAYS", "autoredeploy": True}, []),  # the registry hook honours it
     (
         {"autorestart": "ALWAYS", "user": "www-data"},

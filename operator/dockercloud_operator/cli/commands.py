@@ -33,6 +33,7 @@ from dockercloud_operator.documented.lifecycle import (
     redeploy_patch,
     resting_state,
     settled,
+    start_patch,
     state_of,
 )
 from dockercloud_operator.documented.logs import (
@@ -127,7 +128,7 @@ def _generation(service: Object) -> int:
 
 def cmd_start(args: argparse.Namespace, cluster: Cluster) -> int:
     def start(service: Object) -> _Done:
-        patched = cluster.patch(service["metadata"]["name"], {"spec": {"running": True}})
+        patched = cluster.patch(service["metadata"]["name"], start_patch())
         return _Done(patched["metadata"]["name"], State.RUNNING, _generation(patched))
 
     return _act(args, cluster, Action.START, start)

@@ -76,7 +76,7 @@ def _render(args: argparse.Namespace) -> int:
 
     try:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
-        output, notes = render(text, args.namespace)
+        output, notes = render(text, args.namespace, args.container_restart_rules)
     except (OSError, RenderError) as error:
         print(f"dockercloud-operator render: {error}", file=sys.stderr)
         return 1
@@ -144,6 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     render.add_argument("file", help="a YAML file of Service manifests (- for standard input)")
     render.add_argument("-n", "--namespace", help="the namespace to render into")
+    render.add_argument(
+        "--container-restart-rules",
+        action="store_true",
+        help="as on a cluster where a container may have its own restartPolicy (Kubernetes' "
+        "ContainerRestartRules), which the operator checks at start: autorestart OFF and "
+        "ON_FAILURE keep stopped containers stopped",
+    )
     render.set_defaults(handler=_render)
 
     api = commands.add_parser(

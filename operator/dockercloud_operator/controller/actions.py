@@ -19,6 +19,7 @@ from typing import Any
 
 from dockercloud_operator.documented.lifecycle import ALLOWED_ACTIONS, Action
 from dockercloud_operator.resources.pod import REDEPLOY_ANNOTATION, STOPPED_NODE_LABEL
+from dockercloud_operator.resources.restarts import live_given_up
 from dockercloud_operator.schema.model import Redeploy, Service, State
 
 Object = dict[str, Any]
@@ -46,7 +47,8 @@ def deployed(workload: Object) -> Deployed:
         running = STOPPED_NODE_LABEL not in template.get("spec", {}).get("nodeSelector", {})
         replicas = None
     else:
-        replicas = int(spec.get("replicas", 1))
+        # The target it runs for: its replicas, and the containers that stopped for good.
+        replicas = int(spec.get("replicas", 1)) + live_given_up(workload)
         running = replicas > 0
     token = template.get("metadata", {}).get("annotations", {}).get(REDEPLOY_ANNOTATION)
     return Deployed(running=running, replicas=replicas, redeploy_token=token)

@@ -115,6 +115,34 @@ class Kube:
             raise ApiException(http_resp=response)
         return json.loads(response.data) if response.data else None
 
+    def offers_container_restart_rules(self, namespace: str) -> tuple[bool, str]:
+        """Whether a container may have its own restartPolicy (Kubernetes' ContainerRestartRules),
+        and why not: a server-side dry run of a Deployment whose container says Never, which
+        the API server refuses (the gate is off) or drops (it does not know the field)."""
+        probe = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "dockercloud-operator-probe", "namespace": namespace},
+            "spec": {
+                "selector": {"matchLabels": {"probe": "restart-rules"}},
+                "template": {
+                    "metadata": {"labels": {"probe": "restart-rules"}},
+                    "spec": {"containers": [
+                        {"name": "probe", "image": "probe", "restartPolicy": "Never"}
+                    ]},
+                },
+            },
+        }  # fmt: skip
+        url = path("apps/v1", "Deployment", namespace)
+        try:
+            created = self.request("POST", url, body=probe, query=[("dryRun", "All")])
+        except ApiException as error:
+            return False, f"the API server refused a container's restartPolicy ({error.reason})"
+        [container] = created["spec"]["template"]["spec"]["containers"]
+        if container.get("restartPolicy") != "Never":
+            return False, "the API server does not keep a container's restartPolicy"
+        return True, "a container may have its own restartPolicy"
+
     def apply(self, obj: Object) -> Object:
         """Server-side apply under the operator's field manager; returns the stored object."""
         metadata = obj["metadata"]

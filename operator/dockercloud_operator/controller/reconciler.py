@@ -12,6 +12,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Hashable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -30,9 +31,10 @@ from dockercloud_operator.controller.retry import Retry
 from dockercloud_operator.controller.status import TRANSITIONAL, Observed, compute
 from dockercloud_operator.controller.store import Key, Store
 from dockercloud_operator.controller.workqueue import WorkQueue
-from dockercloud_operator.resources import Built, build, object_key
+from dockercloud_operator.resources import Built, build, object_key, restarts
 from dockercloud_operator.resources.compare import plan
 from dockercloud_operator.resources.context import Context, resolve
+from dockercloud_operator.resources.restarts import GivenUp, keeps_stopped
 from dockercloud_operator.resources.volumes import resets_volumes
 from dockercloud_operator.schema import constants, names
 from dockercloud_operator.schema.model import Service, State
@@ -71,10 +73,21 @@ class Reconciler:
             lambda: asyncio.Semaphore(LANE_WIDTH)
         )
         self._confirming: asyncio.Task[None] | None = None
+        # Whether containers may keep stopped (autorestart OFF, ON_FAILURE): checked in prime.
+        self.restart_rules = False
 
     async def prime(self) -> None:
         """Lists the services and their children once, before the first reconcile, so that
         a restarted operator finds everything in place and writes nothing."""
+        where = next((n for n in self.namespaces if n), "default")
+        try:
+            self.restart_rules, why = await asyncio.to_thread(
+                self.kube.offers_container_restart_rules, where
+            )
+        except Exception as error:  # the probe is a nicety: the services need no answer
+            self.restart_rules, why = False, f"the check failed: {error}"
+        logger.info("Containers that stop for good: %s (%s).",
+                    "kept stopped" if self.restart_rules else "restarted", why)  # fmt: skip
         for namespace in self.namespaces:
             try:
                 services = await asyncio.to_thread(self.kube.list_objects, *SERVICE_API, namespace)
@@ -159,6 +172,14 @@ class Reconciler:
         last_state = (body.get("status") or {}).get("state")
         decision = decide(service, _workload(children), State(last_state) if last_state else None)
         service = decision.effective  # actions the state does not allow yet wait
+        stopped_for_good = None
+        if keeps_stopped(service, self.restart_rules):
+            stopped_for_good = restarts.plan(service, _workload(children), self.store.pods_of(key))
+        context = replace(
+            context,
+            restart_rules=self.restart_rules,
+            given_up=stopped_for_good.given_up if stopped_for_good else GivenUp(),
+        )
         built = build(service, context)
         desired_workload = next(o for o in built.objects if o["kind"] in WORKLOAD_KINDS)
         if resets_volumes(service, desired_workload, _workload(children)):
@@ -181,6 +202,14 @@ class Reconciler:
             self.store.remove_child(obj)
             if obj["kind"] == "StatefulSet":  # the new workload has no use for its claims
                 await self._delete_claims(key, "no longer a StatefulSet")
+        if stopped_for_good and not refused:  # the workload now remembers them: let them go
+            for pod in stopped_for_good.delete:
+                logger.info("Deleting the stopped container %s of %s/%s", pod["metadata"]["name"],
+                            *key)  # fmt: skip
+                meta = pod["metadata"]
+                the_pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {
+                    "namespace": key[0], "name": meta["name"], "uid": meta.get("uid")}}  # fmt: skip
+                await self._call("Pod", self.kube.delete, the_pod)
         body = self.store.service(key) or body  # as the finalizer write left it
         reasons = [str(failure) for failure in refused]
         await self._report(key, service, body, built, context, decision, reasons)
@@ -267,6 +296,7 @@ class Reconciler:
             linked_from=self.store.linked_from(key),
             unsupported=built.unsupported,
             unresolved=context.unresolved,
+            given_up=context.given_up.count,
             held=[str(action) for action in decision.held] if decision else [],
             held_message=decision.message() if decision and decision.held else "",
             refused=refused or [],

@@ -57,6 +57,7 @@ class Observed:
     linked_from: list[tuple[str, Service]] = field(default_factory=list)  # (alias, service)
     unsupported: list[Finding] = field(default_factory=list)
     unresolved: list[str] = field(default_factory=list)
+    given_up: int = 0  # containers that stopped for good, not replaced (resources/restarts)
     held: list[str] = field(default_factory=list)  # actions the state does not allow yet
     held_message: str = ""
     refused: list[str] = field(default_factory=list)  # children the API server would not take
@@ -189,9 +190,13 @@ def state(
     if observed_generation_lags(workload) and previous in TRANSITIONAL:
         return previous  # the workload has not seen the change yet: nothing to tell so far
     wanted = target(service, workload)
+    running_wanted = wanted - min(observed.given_up, wanted)
     rolling = rolling_out(workload) or mixed_revisions(observed.pods)
-    if counts.running >= wanted and counts.active == wanted and not rolling:
-        return State.RUNNING
+    if counts.running >= running_wanted and counts.active == running_wanted and not rolling:
+        if running_wanted == wanted:
+            return State.RUNNING
+        # Containers stopped for good, as autorestart says: the others run.
+        return State.PARTLY_RUNNING if running_wanted else State.STOPPED
     # A transition lasts until every container runs: a redeploy that replaces a container, or
     # a start that waits for one, is not a scale, however the counts look on the way.
     if previous in COMING_UP:

@@ -12,6 +12,7 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
+from dockercloud_operator.schema import constants
 from dockercloud_operator.schema.model import State
 
 Object = dict[str, Any]
@@ -89,6 +90,16 @@ def settled(service: Object, expected: State, generation: int) -> bool:
         and state_of(service) is expected
         and status.get("synchronized") is not False
     )
+
+
+def start_patch() -> Object:
+    """The change that requests a start: `running`, and a start request never made before, so
+    that containers that stopped for good (autorestart OFF, ON_FAILURE) run again even where
+    the service is already meant to run (Partly running, or Stopped by its containers)."""
+    return {
+        "metadata": {"annotations": {constants.START_ANNOTATION: uuid.uuid4().hex}},
+        "spec": {"running": True},
+    }
 
 
 def redeploy_patch(reuse_volumes: bool, token: str | None = None) -> Object:

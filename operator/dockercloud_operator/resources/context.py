@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from dockercloud_operator.resources.restarts import GivenUp
 from dockercloud_operator.schema.model import Service
 from dockercloud_operator.schema.names import parse_resource_uri
 
@@ -25,6 +26,10 @@ class Context:
     volumes_from: dict[int, Service] = field(default_factory=dict)
     # References that name no service (yet): reported in a condition, retried when it appears.
     unresolved: list[str] = field(default_factory=list)
+    # The cluster offers a container's own restartPolicy (ContainerRestartRules): see restarts.
+    restart_rules: bool = False
+    # The containers of the current epoch that stopped for good (restarts.plan).
+    given_up: GivenUp = field(default_factory=GivenUp)
 
 
 class Services:

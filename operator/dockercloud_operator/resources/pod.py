@@ -12,6 +12,7 @@ from typing import Any
 
 from dockercloud_operator.resources.context import Context
 from dockercloud_operator.resources.links import link_variables
+from dockercloud_operator.resources.restarts import container_restart_policy
 from dockercloud_operator.resources.workload_kind import WorkloadKind, workload_kind
 from dockercloud_operator.schema import constants, names
 from dockercloud_operator.schema.model import (
@@ -164,6 +165,8 @@ def _volumes(service: Service, context: Context) -> tuple[list[Object], list[Obj
 def _container(service: Service, context: Context, mounts: list[Object]) -> Object:
     spec = service.spec
     container: Object = {"name": names.workload(service.name), "image": spec.image}
+    if policy := container_restart_policy(service, context.restart_rules):
+        container["restartPolicy"] = policy
     if (command := command_words(spec.entrypoint)) is not None:
         container["command"] = [literal(word) for word in command]
     if (args := command_words(spec.run_command)) is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Annotated, Any, get_args, get_origin
 
 import yaml
@@ -66,14 +67,18 @@ def parse_services(documents: Iterable[Any], namespace: str | None = None) -> li
     return services
 
 
-def render(text: str, namespace: str | None = None) -> tuple[str, list[str]]:
-    """(the objects as a YAML stream, the unsupported attributes as notes)."""
+def render(
+    text: str, namespace: str | None = None, restart_rules: bool = False
+) -> tuple[str, list[str]]:
+    """(the objects as a YAML stream, the unsupported attributes as notes), as the operator
+    makes them on a cluster that does (`restart_rules`) or does not offer a container's own
+    restartPolicy."""
     services = parse_services(yaml.safe_load_all(text), namespace)
     index = Services(services)
     objects: list[Any] = []
     notes: list[str] = []
     for service in services:
-        context = resolve(service, index)
+        context = replace(resolve(service, index), restart_rules=restart_rules)
         built = build(service, context)
         objects.extend(built.objects)
         notes.extend(f"{service.name}: {problem}" for problem in context.unresolved)

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from dockercloud_operator.resources.context import Context
 from dockercloud_operator.resources.pod import numeric_user, security_options
-from dockercloud_operator.resources.workload_kind import container_volumes
+from dockercloud_operator.resources.restarts import keeps_stopped
+from dockercloud_operator.resources.workload_kind import container_volumes, workload_kind
 from dockercloud_operator.schema.model import (
     Autodestroy,
     Autorestart,
@@ -35,16 +36,17 @@ def unsupported(service: Service, context: Context) -> list[Finding]:
     def note(attribute: str, reason: str) -> None:
         findings.append(Finding(attribute, reason))
 
-    if spec.autorestart != Autorestart.ALWAYS:
-        note(
-            f"autorestart={spec.autorestart}",
-            "Kubernetes workloads always restart stopped containers (as ALWAYS)",
-        )
-    if spec.autodestroy != Autodestroy.OFF:
-        note(
-            f"autodestroy={spec.autodestroy}",
-            "Kubernetes workloads replace terminated containers instead of removing them",
-        )
+    if spec.autorestart != Autorestart.ALWAYS and not keeps_stopped(service, context.restart_rules):
+        if context.restart_rules:
+            why = f"a {workload_kind(spec)} recreates a stopped container (as ALWAYS)"
+        else:
+            why = (
+                "the cluster does not offer a container's own restartPolicy "
+                "(ContainerRestartRules): stopped containers are restarted (as ALWAYS)"
+            )
+        note(f"autorestart={spec.autorestart}", why)
+        if spec.autodestroy != Autodestroy.OFF:
+            note(f"autodestroy={spec.autodestroy}", "containers are restarted, never removed")
     if numeric_user(spec.user) is None:
         note(f"user={spec.user}", "Kubernetes runs containers as a numeric uid[:gid] only")
     for attribute, value in [

@@ -7,6 +7,7 @@ from typing import Any
 from dockercloud_operator.resources.context import Context
 from dockercloud_operator.resources.meta import child_metadata, service_annotations
 from dockercloud_operator.resources.pod import pod_template
+from dockercloud_operator.resources.restarts import keeps_stopped
 from dockercloud_operator.resources.workload_kind import (
     WorkloadKind,
     container_volumes,
@@ -20,9 +21,13 @@ VOLUME_SIZE = "1Gi"  # Docker volumes have no size; claims must have one
 REVISION_HISTORY = 3
 
 
-def replicas(service: Service) -> int:
-    """Stopping keeps target_num_containers and runs none."""
-    return service.spec.target_num_containers if service.spec.running else 0
+def replicas(service: Service, context: Context | None = None) -> int:
+    """Stopping keeps target_num_containers and runs none; containers that stopped for good
+    are not replaced (restarts)."""
+    if not service.spec.running:
+        return 0
+    given_up = context.given_up.count if context is not None else 0
+    return max(0, service.spec.target_num_containers - given_up)
 
 
 def _claim_templates(service: Service) -> list[Object]:
@@ -59,8 +64,11 @@ def workload(service: Service, context: Context) -> Object:
         "template": pod_template(service, context),
         "revisionHistoryLimit": REVISION_HISTORY,
     }
+    annotations = service_annotations(service)
     if kind is WorkloadKind.DEPLOYMENT:
-        spec = {"replicas": replicas(service), **spec}
+        spec = {"replicas": replicas(service, context), **spec}
+        if keeps_stopped(service, context.restart_rules):
+            annotations = {**annotations, **context.given_up.annotations()}
         if _binds_host_ports(service):
             # A surge container could not get the node's port while the old one holds it:
             # replace one container at a time instead.
@@ -91,8 +99,6 @@ def workload(service: Service, context: Context) -> Object:
     return {
         "apiVersion": "apps/v1",
         "kind": str(kind),
-        "metadata": child_metadata(
-            service, names.workload(service.name), service_annotations(service)
-        ),
+        "metadata": child_metadata(service, names.workload(service.name), annotations),
         "spec": spec,
     }

@@ -20,6 +20,7 @@ from dockercloud_operator.documented.lifecycle import (
     TRANSITIONS,
     Action,
     redeploy_patch,
+    start_patch,
 )
 from dockercloud_operator.documented.requests import (
     LIST_PARAMETERS,
@@ -113,7 +114,7 @@ class ServiceResources:
         """A JSON merge patch; `guarded`: only if the service is still as it was read."""
         if guarded:
             version = service["metadata"]["resourceVersion"]
-            patch = {**patch, "metadata": {"resourceVersion": version}}
+            patch = {**patch, "metadata": {**patch.get("metadata", {}), "resourceVersion": version}}
         return await self._call(
             "PATCH",
             services_path(self.caller.namespace, _name(service)),
@@ -263,7 +264,7 @@ async def terminate_service(request: web.Request) -> web.Response:
 
 def _action_patch(action: Action, request: web.Request) -> Object | None:
     if action is Action.START:
-        return {"spec": {"running": True}}
+        return start_patch()
     if action is Action.STOP:
         return {"spec": {"running": False}}
     if action is Action.REDEPLOY:

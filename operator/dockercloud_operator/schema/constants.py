@@ -19,3 +19,5 @@ TAG_LABEL_PREFIX = "tags.dockercloud.dev/"
 
 # Holds a Service while its children go, so `kubectl get dcs` can show it Terminating.
 FINALIZER = f"{GROUP}/terminate"
+# A start request (any new value): containers that stopped for good run again (restarts.py).
+START_ANNOTATION = f"{GROUP}/start"
