@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kubernetes import client
@@ -23,9 +23,11 @@ from pydantic import ValidationError
 
 from chaos.bed import LogRecord
 from chaos.cluster import list_managed, list_services
-from dockercloud_operator.resources import build, object_key
+from dockercloud_operator.controller.kube import Kube
+from dockercloud_operator.resources import build, object_key, restarts
 from dockercloud_operator.resources.compare import plan
 from dockercloud_operator.resources.context import Services, resolve
+from dockercloud_operator.resources.restarts import keeps_stopped
 from dockercloud_operator.schema import constants
 from dockercloud_operator.schema.model import Service
 
@@ -102,6 +104,8 @@ def inspect(
                     Problem("/".join(key), "the operator's model refuses it", str(error)[:300])
                 )
     index = Services(models.values())
+    # Built as the operator builds them: with a container's own restartPolicy where offered.
+    restart_rules, _ = Kube(api).offers_container_restart_rules(next(iter(namespaces), "default"))
     managed = [obj for obj in every_managed if obj["metadata"]["namespace"] in namespaces]
     children: dict[Key, list[Object]] = defaultdict(list)
     pods: dict[Key, list[Object]] = defaultdict(list)
@@ -128,7 +132,9 @@ def inspect(
             continue
         allowed = states(model) if callable(states) else states
         verdict.problems.extend(
-            _check_service(bodies[key], model, index, children[key], pods[key], allowed)
+            _check_service(
+                bodies[key], model, index, children[key], pods[key], allowed, restart_rules
+            )
         )
     verdict.services = len(own)
     verdict.objects = len(own) + len(managed)
@@ -143,6 +149,7 @@ def _check_service(
     children: list[Object],
     pods: list[Object],
     allowed: Collection[str],
+    restart_rules: bool = False,
 ) -> list[Problem]:
     where = "/".join(_key(body))
     problems: list[Problem] = []
@@ -165,7 +172,11 @@ def _check_service(
     if constants.FINALIZER not in metadata.get("finalizers", []):
         problem("finalizer", f"no {constants.FINALIZER}")
 
-    built = build(model, resolve(model, index))
+    context = replace(resolve(model, index), restart_rules=restart_rules)
+    if keeps_stopped(model, restart_rules):  # what stopped for good, as the operator counts it
+        live = next((c for c in children if c["kind"] in WORKLOAD_KINDS), None)
+        context = replace(context, given_up=restarts.plan(model, live, pods).given_up)
+    built = build(model, context)
     expected = {object_key(obj) for obj in built.objects}
     by_key: dict[tuple[str, str, str], list[Object]] = defaultdict(list)
     for child in children:
