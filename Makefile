@@ -35,10 +35,11 @@ testbed: $(STAMP) ## build the local control plane's binaries (cached under ~/.c
 	$(PY) -m testbed.controlplane build
 
 .PHONY: crds
-crds: $(STAMP) ## regenerate crds/ (the Service CRD from the pydantic models, the finalizer policy)
+crds: $(STAMP) ## regenerate crds/ (the Service and Stack CRDs from the pydantic models, the finalizer policy)
 	$(BIN)/dockercloud-operator crd > crds/service.yaml
-	cp crds/service.yaml manifests/crd/service.yaml  # kustomize reads only below manifests/
-	cp crds/service.yaml charts/dockercloud-operator/crds/service.yaml  # Helm installs crds/ untemplated
+	$(BIN)/dockercloud-operator crd --kind stack > crds/stack.yaml
+	cp crds/service.yaml crds/stack.yaml manifests/crd/  # kustomize reads only below manifests/
+	cp crds/service.yaml crds/stack.yaml charts/dockercloud-operator/crds/  # Helm installs crds/ untemplated
 	$(BIN)/dockercloud-operator finalizer-policy > crds/finalizer-policy.yaml
 
 # -- checks -------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ kubectl="$("$py" -m testbed.controlplane bin)/kubectl"
 show() { echo; echo "\$ kubectl $*"; "$kubectl" "$@"; }
 
 show get nodes -L tags.dockercloud.dev/ssd
-show apply --server-side -f crds/service.yaml
+show apply --server-side -f crds/service.yaml -f crds/stack.yaml
 "$kubectl" wait --for=condition=Established crd/services.app.dockercloud.dev --timeout=60s >/dev/null
 # Where the cluster has MutatingAdmissionPolicies, new services get their finalizer on creation.
 for version in v1 v1beta1; do

@@ -1,4 +1,4 @@
-"""The Service CRD on a cluster, for the test suite, the benchmark and the fault suite:
+"""The Service and Stack CRDs on a cluster, for the test suite, the benchmark and the fault suite:
 server-side applied from the models, then waited for until the API server serves it; with it,
 the finalizer policy, where the cluster serves MutatingAdmissionPolicies."""
 
@@ -11,18 +11,23 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from dockercloud_operator.controller.kube import Kube
-from dockercloud_operator.schema import admission, crd
+from dockercloud_operator.schema import admission, crd, stack_crd
 from dockercloud_operator.schema.constants import FINALIZER, GROUP, KIND, PLURAL, VERSION
 
 
 def install(api: client.ApiClient, field_manager: str, timeout: float = 60.0) -> None:
-    client.ApiextensionsV1Api(api).patch_custom_resource_definition(
-        crd.CRD_NAME,
-        crd.custom_resource_definition(),
-        field_manager=field_manager,
-        force=True,
-        _content_type="application/apply-patch+yaml",
-    )
+    """The Service and Stack CRDs, and the finalizer policy."""
+    for name, definition in (
+        (crd.CRD_NAME, crd.custom_resource_definition()),
+        (stack_crd.CRD_NAME, stack_crd.custom_resource_definition()),
+    ):
+        client.ApiextensionsV1Api(api).patch_custom_resource_definition(
+            name,
+            definition,
+            field_manager=field_manager,
+            force=True,
+            _content_type="application/apply-patch+yaml",
+        )
     policy = install_finalizer_policy(api, field_manager)
     deadline = time.monotonic() + timeout
     while not _served(api):
@@ -96,4 +101,5 @@ def _served(api: client.ApiClient) -> bool:
         if error.status == 404:
             return False
         raise
-    return any(resource.name == PLURAL for resource in listing.resources)
+    served = {resource.name for resource in listing.resources}
+    return {PLURAL, stack_crd.PLURAL} <= served

@@ -138,10 +138,11 @@ def expected_from_manifests(
 
 def test_the_chart_crd_is_the_generated_crd() -> None:
     """Helm installs the chart's crds/ unrendered: a copy, as manifests/crd/ is."""
-    assert sorted(p.name for p in (CHART / "crds").iterdir()) == ["service.yaml"]
-    assert (CHART / "crds" / "service.yaml").read_text() == (
-        REPO / "crds" / "service.yaml"
-    ).read_text(), "run `cp crds/service.yaml charts/dockercloud-operator/crds/service.yaml`"
+    assert sorted(p.name for p in (CHART / "crds").iterdir()) == ["service.yaml", "stack.yaml"]
+    for name in ("service.yaml", "stack.yaml"):
+        assert (CHART / "crds" / name).read_text() == (REPO / "crds" / name).read_text(), (
+            "run `make crds`"
+        )
 
 
 def test_the_default_render_is_manifests_object_for_object(

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from dockercloud_operator.schema import admission, crd
+from dockercloud_operator.schema import admission, crd, stack_crd
 
 REPO = Path(__file__).resolve().parent.parent.parent
 MANIFESTS = REPO / "manifests"
@@ -25,10 +25,10 @@ def _one(name: str, kind: str) -> dict[str, Any]:
 
 def test_the_crd_copy_is_the_generated_crd() -> None:
     """kustomize reads nothing outside manifests/ (symlinks included), hence a copy."""
-    copy = (MANIFESTS / "crd" / "service.yaml").read_text()
-    assert copy == (REPO / "crds" / "service.yaml").read_text() == crd.render_yaml(), (
-        "run `make crds && cp crds/service.yaml manifests/crd/service.yaml`"
-    )
+    for name, generated in (("service.yaml", crd.render_yaml()),
+                            ("stack.yaml", stack_crd.render_yaml())):  # fmt: skip
+        copy = (MANIFESTS / "crd" / name).read_text()
+        assert copy == (REPO / "crds" / name).read_text() == generated, "run `make crds`"
 
 
 def test_the_finalizer_policy_file_is_the_generated_one() -> None:

@@ -58,7 +58,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _crd(args: argparse.Namespace) -> int:
-    from dockercloud_operator.schema.crd import render_yaml
+    if args.kind == "stack":
+        from dockercloud_operator.schema.stack_crd import render_yaml
+    else:
+        from dockercloud_operator.schema.crd import render_yaml
 
     sys.stdout.write(render_yaml())
     return 0
@@ -83,6 +86,34 @@ def _render(args: argparse.Namespace) -> int:
     sys.stdout.write(output)
     for note in notes:
         print(f"# {note}", file=sys.stderr)
+    return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    import os
+
+    import yaml
+
+    from dockercloud_operator.documented.stackfile import (
+        StackfileError,
+        stack_manifest,
+        stack_name,
+        to_spec,
+    )
+
+    try:
+        if args.file == "-":
+            text, folder = sys.stdin.read(), Path.cwd().name
+        else:
+            path = Path(args.file)
+            text, folder = path.read_text(), path.resolve().parent.name
+        name = stack_name(args.name or folder)
+        spec = to_spec(text, os.environ)
+    except (OSError, StackfileError) as error:
+        print(f"dockercloud-operator convert: {error}", file=sys.stderr)
+        return 1
+    manifest = stack_manifest(name, spec, args.namespace)
+    sys.stdout.write(yaml.safe_dump(manifest, sort_keys=False, width=100, allow_unicode=True))
     return 0
 
 
@@ -121,8 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_arguments(run)
     run.set_defaults(handler=_run)
 
-    crd = commands.add_parser(
-        "crd", help="print the Service CustomResourceDefinition (kubectl apply -f -)"
+    crd = commands.add_parser("crd", help="print a CustomResourceDefinition (kubectl apply -f -)")
+    crd.add_argument(
+        "--kind", choices=["service", "stack"], default="service", help="default: service"
     )
     crd.set_defaults(handler=_crd)
 
@@ -152,6 +184,17 @@ def build_parser() -> argparse.ArgumentParser:
         "ON_FAILURE keep stopped containers stopped",
     )
     render.set_defaults(handler=_render)
+
+    convert = commands.add_parser(
+        "convert",
+        help="print the Stack resource of a Docker Cloud stackfile (docker-cloud.yml), offline",
+    )
+    convert.add_argument("file", help="the stackfile (- for standard input)")
+    convert.add_argument(
+        "--name", help="the stack's name (default: the stackfile's folder, as Docker Cloud did)"
+    )
+    convert.add_argument("-n", "--namespace", help="the namespace to put in the resource")
+    convert.set_defaults(handler=_convert)
 
     api = commands.add_parser(
         "api",

@@ -104,6 +104,14 @@ async def service_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, 
         memo.reconciler.service_seen(dict(body))
 
 
+@kopf.on.event(constants.GROUP, constants.VERSION, "stacks", registry=registry)
+async def stack_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    if event["type"] == "DELETED":
+        memo.reconciler.stack_gone(body["metadata"]["namespace"], body["metadata"]["name"])
+    else:
+        memo.reconciler.stack_seen(dict(body))
+
+
 def _watch_children(api_version: str, kind: str) -> None:
     group, _, version = api_version.rpartition("/")
 

@@ -27,11 +27,14 @@ PLURALS = {
     ("rbac.authorization.k8s.io/v1", "Role"): "roles",
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): "rolebindings",
     (f"{constants.GROUP}/{constants.VERSION}", constants.KIND): constants.PLURAL,
+    (f"{constants.GROUP}/{constants.VERSION}", "Stack"): "stacks",
 }
 SERVICE_API = (f"{constants.GROUP}/{constants.VERSION}", constants.KIND)
 # The kinds the operator creates for a service (pods and claims are made by its workload).
 CHILD_KINDS = [
-    key for key in PLURALS if key != SERVICE_API and key[1] not in ("Pod", "PersistentVolumeClaim")
+    key
+    for key in PLURALS
+    if key[0] != SERVICE_API[0] and key[1] not in ("Pod", "PersistentVolumeClaim")
 ]
 
 
@@ -191,7 +194,8 @@ class Kube:
         metadata = service["metadata"]
         previous = service.get("status") or {}
         body = {"status": {**{key: None for key in previous if key not in status}, **status}}
-        url = path(*SERVICE_API, metadata["namespace"], metadata["name"]) + "/status"
+        api = (service.get("apiVersion") or SERVICE_API[0], service.get("kind") or SERVICE_API[1])
+        url = path(*api, metadata["namespace"], metadata["name"]) + "/status"
         patched: Object = self.request(
             "PATCH",
             url,
@@ -207,7 +211,8 @@ class Kube:
         body = {
             "metadata": {"finalizers": finalizers, "resourceVersion": metadata["resourceVersion"]}
         }
-        url = path(*SERVICE_API, metadata["namespace"], metadata["name"])
+        api = (service.get("apiVersion") or SERVICE_API[0], service.get("kind") or SERVICE_API[1])
+        url = path(*api, metadata["namespace"], metadata["name"])
         patched: Object = self.request(
             "PATCH",
             url,

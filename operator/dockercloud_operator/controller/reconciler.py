@@ -28,6 +28,7 @@ from dockercloud_operator.controller.kube import (
     error_kind,
 )
 from dockercloud_operator.controller.retry import Retry
+from dockercloud_operator.controller.stacks import Stacks, stack_key
 from dockercloud_operator.controller.status import TRANSITIONAL, Observed, compute
 from dockercloud_operator.controller.store import Key, Store
 from dockercloud_operator.controller.workqueue import WorkQueue
@@ -75,6 +76,7 @@ class Reconciler:
         self._confirming: asyncio.Task[None] | None = None
         # Whether containers may keep stopped (autorestart OFF, ON_FAILURE): checked in prime.
         self.restart_rules = False
+        self.stacks = Stacks(kube, self.store)  # their work shares the queue: ("stack", ns, name)
 
     async def prime(self) -> None:
         """Lists the services and their children once, before the first reconcile, so that
@@ -131,14 +133,27 @@ class Reconciler:
         if self.store.knows_service(body):  # the echo of the operator's own write
             # (or the watch listed the world again, after an outage: retry now, not later)
             self.queue.wake((body["metadata"]["namespace"], body["metadata"]["name"]))
+            if stack := stack_key(body):  # a status write: the stack's state may follow
+                self.queue.add(stack)
             return
         key = self.store.put_service(body)
         self.queue.add(key)
         for dependent in self.store.dependents(key):
             self.queue.add(dependent)
+        if stack := stack_key(body):  # its stack's state follows its own
+            self.queue.add(stack)
+
+    def stack_seen(self, body: Object) -> None:
+        self.queue.add(self.stacks.seen(body))
+
+    def stack_gone(self, namespace: str, name: str) -> None:
+        self.stacks.gone(namespace, name)
 
     def service_gone(self, key: Key) -> None:
         """A service is gone: the services that used it lose their links to it."""
+        body = self.store.service(key)
+        if body is not None and (stack := stack_key(body)):
+            self.queue.add(stack)
         dependents = self.store.dependents(key)
         self.store.remove_service(key)
         self._held.pop(key, None)
@@ -147,6 +162,9 @@ class Reconciler:
 
     async def _reconcile_key(self, key: Hashable) -> None:
         assert isinstance(key, tuple)
+        if key[0] == "stack":
+            await self._reconcile_stack(key[1], key[2])
+            return
         try:
             with contextlib.suppress(NamespaceTerminating):  # it goes with its namespace
                 await self.reconcile(key)
@@ -158,6 +176,17 @@ class Reconciler:
             raise
         except Refused as refusal:  # reported in the status; a new spec may mend it
             raise Retry(f"{key[0]}/{key[1]}: {refusal}") from None
+
+    async def _reconcile_stack(self, namespace: str, name: str) -> None:
+        try:
+            with contextlib.suppress(NamespaceTerminating):
+                await self.stacks.reconcile(namespace, name)
+        except ApiException as error:
+            if error.status == 409:
+                raise Retry(f"{error.reason}: stack {namespace}/{name} changed meanwhile") from None
+            if error.status == 404 and error_kind(error) == "stacks":
+                return
+            raise
 
     async def reconcile(self, key: Key) -> None:
         service = self.store.models.get(key)

@@ -100,24 +100,31 @@ def _pattern_as_rule(node: dict[str, Any], says: str) -> dict[str, Any]:
     return node
 
 
-def structural(node: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
-    """A pydantic JSON Schema node as a Kubernetes structural schema node."""
+def structural(
+    node: dict[str, Any], definitions: dict[str, Any], rules: bool = True
+) -> dict[str, Any]:
+    """A pydantic JSON Schema node as a Kubernetes structural schema node. Without `rules`, no
+    CEL: patterns stay OpenAPI patterns (for a schema repeated in a list, where the server's
+    CEL cost estimate multiplies by the list's length)."""
     node = _resolve(node, definitions)
     result = {key: copy.deepcopy(value) for key, value in node.items() if key in _KEPT}
     result.update({k: copy.deepcopy(v) for k, v in node.items() if k.startswith("x-kubernetes-")})
+    if not rules:
+        result.pop("x-kubernetes-validations", None)
     if "properties" in node:
         result["type"] = "object"
         result["properties"] = {
-            name: structural(child, definitions) for name, child in node["properties"].items()
+            name: structural(child, definitions, rules)
+            for name, child in node["properties"].items()
         }
     if "items" in node:
-        result["items"] = structural(node["items"], definitions)
+        result["items"] = structural(node["items"], definitions, rules)
     values = node.get("additionalProperties")
     if "patternProperties" in node:  # keys with a pattern: the rule on the map checks them
         (values,) = node["patternProperties"].values()
     if isinstance(values, dict):
-        result["additionalProperties"] = structural(values, definitions)
-    if SAYS in node and "pattern" in result:
+        result["additionalProperties"] = structural(values, definitions, rules)
+    if SAYS in node and "pattern" in result and rules:
         result = _pattern_as_rule(result, node[SAYS])
     if "enum" in node and "type" not in result:
         result["type"] = "string"
@@ -146,9 +153,9 @@ def _ordered(node: Any) -> Any:
     )
 
 
-def schema_of(model: type[BaseModel]) -> dict[str, Any]:
+def schema_of(model: type[BaseModel], rules: bool = True) -> dict[str, Any]:
     raw = model.model_json_schema(mode="validation")
-    return dict(_ordered(structural(raw, raw.get("$defs", {}))))
+    return dict(_ordered(structural(raw, raw.get("$defs", {}), rules)))
 
 
 def _without_defaults(node: Any) -> Any:
