@@ -300,7 +300,9 @@ class ListQuery:
         if "stack__name" in self.filters:
             stack = service.get("spec", {}).get("stack") or ""
             wanted = self.filters["stack__name"]
-            if stack != wanted and not stack.rstrip("/").endswith(f"/{wanted}"):
+            labels = service.get("metadata", {}).get("labels") or {}
+            named = labels.get(constants.STACK_LABEL) == wanted  # a Stack resource's service
+            if not named and stack != wanted and not stack.rstrip("/").endswith(f"/{wanted}"):
                 return False
         return True
 

@@ -66,17 +66,18 @@ class _At:
 
     service: str
     key: str | None
-    line: int
+    line: int | None  # None: not from a file (a REST request)
 
     def fail(self, message: str) -> StackfileError:
         where = f"service {self.service!r}" + (f", key {self.key!r}" if self.key else "")
-        return StackfileError(f"line {self.line}: {where}: {message}")
+        line = f"line {self.line}: " if self.line is not None else ""
+        return StackfileError(f"{line}{where}: {message}")
 
 
-def _lines(text: str) -> dict[tuple[str, str | None], int]:
+def _lines(text: str) -> dict[tuple[str, str | None], int | None]:
     """The line of each service and each of its keys (1-based)."""
     root = yaml.compose(text)
-    lines: dict[tuple[str, str | None], int] = {}
+    lines: dict[tuple[str, str | None], int | None] = {}
     if not isinstance(root, yaml.MappingNode):
         return lines
     for key, value in root.value:
@@ -176,7 +177,7 @@ def _reference(text: str, at: _At, names: set[str], aliased: bool) -> tuple[str,
     return (f"{service}.{stack}" if stack else service), alias
 
 
-def _service(name: str, keys: Any, at: _At, lines: dict[tuple[str, str | None], int],
+def _service(name: str, keys: Any, at: _At, lines: dict[tuple[str, str | None], int | None],
              environ: Mapping[str, str], names: set[str]) -> Object:  # fmt: skip
     if not isinstance(keys, Mapping):
         raise at.fail("must be a mapping of the service's keys")
@@ -291,19 +292,46 @@ def to_spec(text: str, environ: Mapping[str, str]) -> Object:
 
 
 def _explained(error: ValidationError, services: list[Object],
-               lines: dict[tuple[str, str | None], int]) -> StackfileError:  # fmt: skip
+               lines: dict[tuple[str, str | None], int | None]) -> StackfileError:  # fmt: skip
     problems = []
     for problem in error.errors():
         where = problem["loc"]
         if len(where) >= 2 and where[0] == "services" and isinstance(where[1], int):
             name = services[where[1]]["name"]
             attribute = ".".join(str(part) for part in where[2:]) or None
-            line = lines.get((name, None), 1)
+            line = lines.get((name, None))
             where_in = f", {attribute}" if attribute else ""
-            problems.append(f"line {line}: service {name!r}{where_in}: {problem['msg']}")
+            at = f"line {line}: " if line is not None else ""
+            problems.append(f"{at}service {name!r}{where_in}: {problem['msg']}")
         else:
             problems.append(problem["msg"])
     return StackfileError("; ".join(problems))
+
+
+def members_from_request(services: Any) -> list[Object]:
+    """The `services` of a stack create or update request: each an object with its `name` and
+    either stackfile keys (as the documented clients send a stackfile's services) or the
+    documented service attributes."""
+    if not isinstance(services, list):
+        raise StackfileError("services must be a list of service objects")
+    names: set[str] = set()
+    for index, service in enumerate(services):
+        if not isinstance(service, Mapping) or not isinstance(service.get("name"), str):
+            raise StackfileError(f"services[{index}] must be an object with a name")
+        names.add(service["name"])
+    members = []
+    for service in services:
+        keys = {k: v for k, v in service.items() if k != "name"}
+        if set(keys) <= KEYS:  # a stackfile's service
+            at = _At(service["name"], None, None)
+            members.append(_service(service["name"], keys, at, {}, {}, names))
+        else:
+            members.append(dict(service))
+    try:
+        StackSpec.model_validate({"services": members})
+    except ValidationError as error:
+        raise _explained(error, members, {}) from None
+    return members
 
 
 def stack_name(text: str) -> str:

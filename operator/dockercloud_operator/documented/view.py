@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dockercloud_operator.documented.naming import image_name
+from dockercloud_operator.resources.stack import stack_uri
 from dockercloud_operator.schema.model import State
 from dockercloud_operator.schema.names import DEFAULT_NAMESPACE, resource_uri
 
@@ -196,3 +197,26 @@ def _ports(spec_ports: list[Object], status: Object) -> list[Object]:
             }
         )
     return ports
+
+
+def stack_view(stack: Object) -> Object:
+    """A Stack resource as the documented API returns a stack."""
+    metadata = stack.get("metadata", {})
+    spec = stack.get("spec") or {}
+    status = stack.get("status") or {}
+    uid = metadata.get("uid") or ""
+    uri = stack_uri(uid, metadata.get("namespace", "default"))
+    state = status.get("state") or ("Starting" if spec.get("running", True) else "Not Running")
+    if metadata.get("deletionTimestamp"):
+        state = "Terminating"
+    return {
+        "deployed_datetime": status.get("deployed_datetime"),
+        "destroyed_datetime": status.get("destroyed_datetime"),
+        "name": metadata.get("name"),
+        "nickname": spec.get("nickname") or metadata.get("name"),
+        "resource_uri": uri,
+        "services": list(status.get("services") or []),
+        "state": state,
+        "synchronized": bool(status.get("synchronized", False)),
+        "uuid": uid,
+    }

@@ -17,7 +17,7 @@ from dockercloud_operator.schema.stack import STACK_OWNED, StackService, StackSp
 
 Object = dict[str, Any]
 
-STACK_LABEL = f"{constants.GROUP}/stack"
+STACK_LABEL = constants.STACK_LABEL
 STACK_API = (f"{constants.GROUP}/{constants.VERSION}", "Stack")
 
 

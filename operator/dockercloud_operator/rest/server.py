@@ -31,7 +31,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from dockercloud_operator.documented.requests import BadRequest
-from dockercloud_operator.rest import encoding, hooks, logs, metrics, services
+from dockercloud_operator.rest import encoding, hooks, logs, metrics, services, stacks
 from dockercloud_operator.rest.auth import BadCredentials, token_from_header
 from dockercloud_operator.rest.errors import ApiError, error_response, from_kube
 from dockercloud_operator.rest.kube import Cluster, Kube, KubeError, Unreachable
@@ -57,6 +57,8 @@ def _routes(prefix: str) -> list[tuple[str, str, Handler, str]]:
     """(method, path, handler, endpoint name for metrics) under one path prefix."""
     service = f"{prefix}/service"
     one = f"{service}/{{uuid:{UUID}}}"
+    stack = f"{prefix}/stack"
+    one_stack = f"{stack}/{{uuid:{UUID}}}"
     return [
         ("GET", f"{service}{{slash:/?}}", services.list_services, "list"),
         ("POST", f"{service}{{slash:/?}}", services.create_service, "create"),
@@ -66,6 +68,18 @@ def _routes(prefix: str) -> list[tuple[str, str, Handler, str]]:
         ("POST", f"{one}/{{action:start|stop|scale|redeploy}}{{slash:/?}}", services.act, "action"),
         ("GET", f"{one}/logs{{slash:/?}}", logs.stream_logs, "logs"),
         ("POST", f"{prefix}/hooks/registry{{slash:/?}}", hooks.registry_hook, "registry_hook"),
+        ("GET", f"{stack}{{slash:/?}}", stacks.list_stacks, "stack_list"),
+        ("POST", f"{stack}{{slash:/?}}", stacks.create_stack, "stack_create"),
+        ("GET", f"{one_stack}{{slash:/?}}", stacks.get_stack, "stack_get"),
+        ("PATCH", f"{one_stack}{{slash:/?}}", stacks.update_stack, "stack_update"),
+        ("DELETE", f"{one_stack}{{slash:/?}}", stacks.terminate_stack, "stack_terminate"),
+        (
+            "POST",
+            f"{one_stack}/{{action:start|stop|redeploy}}{{slash:/?}}",
+            stacks.act_on_stack,
+            "stack_action",
+        ),
+        ("GET", f"{one_stack}/export{{slash:/?}}", stacks.export_stack, "stack_export"),
     ]
 
 

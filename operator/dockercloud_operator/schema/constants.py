@@ -21,3 +21,5 @@ TAG_LABEL_PREFIX = "tags.dockercloud.dev/"
 FINALIZER = f"{GROUP}/terminate"
 # A start request (any new value): containers that stopped for good run again (restarts.py).
 START_ANNOTATION = f"{GROUP}/start"
+# A stack's Service resources carry `app.dockercloud.dev/stack: <stack name>`.
+STACK_LABEL = f"{GROUP}/stack"
