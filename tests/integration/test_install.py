@@ -93,7 +93,8 @@ def test_apply_creates_every_object_of_the_manifests(
 ) -> None:
     kinds = sorted(o["kind"] for o in installed)
     operator = [
-        "Namespace", "CustomResourceDefinition", "ServiceAccount", "ClusterRole",
+        "Namespace", "CustomResourceDefinition", "CustomResourceDefinition",  # Service, Stack
+        "ServiceAccount", "ClusterRole",
         "ClusterRoleBinding", "Role", "RoleBinding", "Deployment", "PodDisruptionBudget",
     ]  # fmt: skip
     users = ["ClusterRole", "ClusterRole"]  # the viewer and editor roles
@@ -197,6 +198,23 @@ def test_the_service_account_can_do_all_the_operator_does(
             names.api_role("web"), namespace
         )
         assert role.rules, "the Role the operator granted"
+        # A stack's service, made by the operator; and a container autodestroy removes.
+        client.CustomObjectsApi(api).create_namespaced_custom_object(
+            "app.dockercloud.dev", "v1", namespace, "stacks",
+            {"apiVersion": "app.dockercloud.dev/v1", "kind": "Stack", "metadata": {"name": "st"},
+             "spec": {"services": [{"name": "one", "image": "nginx"}]}},
+        )  # fmt: skip
+        wait_for(lambda: _state(api, namespace, "st-one") == "Running", "the stack's service")
+        if _kwok(api):  # containers exit on demand on the local control plane
+            services.create(api, namespace, "task", image="busybox", autodestroy="ALWAYS",
+                            labels={"testbed.dockercloud.dev/exit-code": "0"})  # fmt: skip
+            wait_for(lambda: _state(api, namespace, "task") == "Stopped"
+                     and not services.pods(api, namespace, "task"), "the task removed")  # fmt: skip
+        client.CustomObjectsApi(api).delete_namespaced_custom_object(
+            "app.dockercloud.dev", "v1", namespace, "stacks", "st"
+        )
+        wait_for(lambda: services.read_or_none(services.get, api, namespace, "st-one") is None,
+                 "the stack's service gone", timeout=90)  # fmt: skip
         events = client.CoreV1Api(api).list_namespaced_event(namespace).items
         assert any(e.reporting_component == FIELD_MANAGER for e in events), "its Events"
         delete_services(api, namespace)  # the finalizer removed: a patch of each service
@@ -217,8 +235,17 @@ def test_the_service_account_can_do_all_the_operator_does(
     assert not problems, log
 
 
+def _kwok(api: client.ApiClient) -> bool:
+    try:
+        client.CustomObjectsApi(api).get_api_resources("kwok.x-k8s.io", "v1alpha1")
+    except ApiException:
+        return False
+    return True
+
+
 def _state(api: client.ApiClient, namespace: str, name: str) -> str | None:
-    state: str | None = (services.get(api, namespace, name).get("status") or {}).get("state")
+    found = services.read_or_none(services.get, api, namespace, name) or {}
+    state: str | None = (found.get("status") or {}).get("state")
     return state
 
 

@@ -220,6 +220,37 @@ class Cluster:
     def delete(self, name: str) -> None:
         self._call(self.objects.delete_namespaced_custom_object, *self._args(), name)
 
+    # -- stacks ------------------------------------------------------------------------------
+
+    def _stacks(self) -> tuple[str, str, str, str]:
+        return (constants.GROUP, constants.VERSION, self.namespace, "stacks")
+
+    def get_stack(self, name: str) -> Object:
+        found: Object = self._call(self.objects.get_namespaced_custom_object, *self._stacks(), name)
+        return found
+
+    def list_stacks(self) -> list[Object]:
+        found = self._call(self.objects.list_namespaced_custom_object, *self._stacks())
+        items: list[Object] = found.get("items", [])
+        return items
+
+    def create_stack(self, manifest: Object) -> Object:
+        created: Object = self._call(
+            self.objects.create_namespaced_custom_object, *self._stacks(), manifest,
+            field_manager=FIELD_MANAGER, field_validation="Strict",
+        )  # fmt: skip
+        return created
+
+    def patch_stack(self, name: str, patch: Object) -> Object:
+        patched: Object = self._call(
+            self.objects.patch_namespaced_custom_object, *self._stacks(), name, patch,
+            field_manager=FIELD_MANAGER,
+        )  # fmt: skip
+        return patched
+
+    def delete_stack(self, name: str) -> None:
+        self._call(self.objects.delete_namespaced_custom_object, *self._stacks(), name)
+
     def pods(self, service: str) -> list[Any]:
         found = self._call(
             self.core.list_namespaced_pod,

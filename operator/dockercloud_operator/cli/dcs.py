@@ -41,6 +41,7 @@ from dockercloud_operator.cli.commands import (
 )
 from dockercloud_operator.cli.errors import CliError
 from dockercloud_operator.cli.printing import PROG, warn
+from dockercloud_operator.cli.stacks import add_stack_commands
 from dockercloud_operator.schema import constants
 from dockercloud_operator.schema.model import State
 
@@ -157,6 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="give the new containers fresh volumes instead of the old ones' data",
     )
+
+    stack = commands.add_parser(
+        "stack", help="Docker Cloud's stack commands, for Stack resources",
+        description="Docker Cloud's stack commands, for Stack resources (docs/stacks.md)",
+    )  # fmt: skip
+    add_stack_commands(stack, common, sync, force)
 
     logs = command("logs", cmd_logs, "Get the aggregated logs of a service's containers")
     logs.add_argument("name", metavar="NAME", help="a service's name or uuid")

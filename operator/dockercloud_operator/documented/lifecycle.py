@@ -14,6 +14,7 @@ from typing import Any
 
 from dockercloud_operator.schema import constants
 from dockercloud_operator.schema.model import State
+from dockercloud_operator.schema.stack import StackState
 
 Object = dict[str, Any]
 
@@ -107,3 +108,30 @@ def redeploy_patch(reuse_volumes: bool, token: str | None = None) -> Object:
     return {
         "spec": {"redeploy": {"token": token or uuid.uuid4().hex, "reuse_volumes": reuse_volumes}}
     }
+
+
+# The stack actions and the states that allow them, as the service table has them.
+STACK_ALLOWED_ACTIONS: dict[StackState, frozenset[str]] = {
+    StackState.NOT_RUNNING: frozenset({"start", "terminate"}),
+    StackState.STARTING: frozenset(),
+    StackState.RUNNING: frozenset({"stop", "redeploy", "terminate"}),
+    StackState.PARTLY_RUNNING: frozenset({"start", "stop", "redeploy", "terminate"}),
+    StackState.STOPPING: frozenset(),
+    StackState.STOPPED: frozenset({"start", "redeploy", "terminate"}),
+    StackState.REDEPLOYING: frozenset(),
+    StackState.TERMINATING: frozenset(),
+    StackState.TERMINATED: frozenset(),
+}
+# The state each stack action leads through, and the one it comes to rest in (None: gone).
+STACK_TRANSITIONS = {
+    "start": StackState.STARTING,
+    "stop": StackState.STOPPING,
+    "redeploy": StackState.REDEPLOYING,
+    "terminate": StackState.TERMINATING,
+}
+STACK_RESTING = {
+    "start": StackState.RUNNING,
+    "stop": StackState.STOPPED,
+    "redeploy": StackState.RUNNING,
+    "terminate": None,
+}

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from dockercloud_operator.documented.lifecycle import STACK_ALLOWED_ACTIONS, STACK_TRANSITIONS
 from dockercloud_operator.documented.requests import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -36,25 +37,6 @@ from dockercloud_operator.schema.stack import StackState
 Object = dict[str, Any]
 FILTERS = ("uuid", "name", "state")
 FIELD_MANAGER = "dockercloud-operator-api"
-
-# The documented stack actions and the states that allow them (as a service's table has them).
-ALLOWED: dict[StackState, frozenset[str]] = {
-    StackState.NOT_RUNNING: frozenset({"start", "terminate"}),
-    StackState.STARTING: frozenset(),
-    StackState.RUNNING: frozenset({"stop", "redeploy", "terminate"}),
-    StackState.PARTLY_RUNNING: frozenset({"start", "stop", "redeploy", "terminate"}),
-    StackState.STOPPING: frozenset(),
-    StackState.STOPPED: frozenset({"start", "redeploy", "terminate"}),
-    StackState.REDEPLOYING: frozenset(),
-    StackState.TERMINATING: frozenset(),
-    StackState.TERMINATED: frozenset(),
-}
-LEADS_TO = {
-    "start": StackState.STARTING,
-    "stop": StackState.STOPPING,
-    "redeploy": StackState.REDEPLOYING,
-    "terminate": StackState.TERMINATING,
-}
 
 
 def stacks_path(namespace: str, name: str | None = None) -> str:
@@ -125,7 +107,7 @@ def _members(services: Any) -> list[Object]:
 def _answer(stack: Object, status: int = 200, moving: str | None = None) -> web.Response:
     view = stack_view(stack)
     if moving is not None:
-        view["state"] = str(LEADS_TO[moving])
+        view["state"] = str(STACK_TRANSITIONS[moving])
     return encoding.answer(view, status)
 
 
@@ -201,7 +183,7 @@ async def update_stack(request: web.Request) -> web.Response:
 
 def _refuse_unless_allowed(stack: Object, action: str) -> None:
     state = StackState(stack_view(stack)["state"])
-    allowed = ALLOWED[state]
+    allowed = STACK_ALLOWED_ACTIONS[state]
     if action not in allowed:
         names = sorted(allowed)
         because = (f"{action} is not allowed while it is {state}; allowed: {', '.join(names)}"
