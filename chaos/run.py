@@ -26,7 +26,7 @@ from chaos import scenarios, specs
 from chaos.bed import Bed
 from chaos.report import RESULTS, Report, ScenarioResult
 
-SCENARIOS = ("kills", "outage", "conflicts", "fuzz", "deletions", "findings")
+SCENARIOS = ("kills", "stacks", "outage", "conflicts", "fuzz", "deletions", "findings")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,6 +42,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     add("--rounds", type=int, default=20, help="kills: SIGKILL rounds (20)")
     add("--max-delay", type=float, default=4.0, help="kills: longest wait before a kill (4s)")
     add("--verify-every", type=int, default=0, help="kills: full check every N rounds (0: end)")
+    add("--stack-services", type=int, default=20, help="stacks: services in the stack (20)")
     add("--outage-services", type=int, default=40, help="outage: services (40)")
     add("--down", type=float, default=5.0, help="outage: seconds each outage lasts (5)")
     add(
@@ -96,6 +97,8 @@ def plan(args: argparse.Namespace, rng: random.Random, seed: int) -> list[Run]:
         "kills": ("operator SIGKILL", scenarios.operator_kills, dict(
             services=args.services, rounds=args.rounds, rng=rng, timeout=args.timeout,
             max_delay=args.max_delay, verify_every=args.verify_every)),
+        "stacks": ("stacks under SIGKILL", scenarios.stack_kills, dict(
+            services=args.stack_services, rng=rng, timeout=args.timeout)),
         "outage": ("control plane outage", scenarios.control_plane_outage, dict(
             services=args.outage_services, rng=rng, down=args.down, timeout=args.timeout,
             phases=args.outages.split(","))),

@@ -317,6 +317,107 @@ def operator_kills(
     _check_log(bed, result, offset)
 
 
+def _stack_members(rng: random.Random, count: int, generation: int) -> list[Object]:
+    """`count` services, each linked to the one before it (the first to none)."""
+    members: list[Object] = []
+    for index in range(count):
+        member: Object = {"name": f"s{index}", "image": f"nginx:1.{20 + generation}",
+                          "target_num_containers": rng.randint(1, 2)}  # fmt: skip
+        if index:
+            member["linked_to_service"] = [{"to_service": f"s{index - 1}"}]
+        members.append(member)
+    return members
+
+
+def _stack_converged(bed: Bed, result: ScenarioResult, namespace: str, name: str,
+                     wanted: set[str], timeout: float, what: str) -> None:  # fmt: skip
+    """The stack Running and synchronized at its generation, exactly the wanted Service
+    resources labelled as its, and each of them Running with exactly its children."""
+    custom = client.CustomObjectsApi(bed.client)
+    deadline = time.monotonic() + timeout
+    while True:
+        stack = retrying(lambda: custom.get_namespaced_custom_object(
+            "app.dockercloud.dev", "v1", namespace, "stacks", name), "read the stack")  # fmt: skip
+        status = stack.get("status") or {}
+        live = {
+            s["metadata"]["name"] for s in list_services(bed.client)
+            if s["metadata"]["namespace"] == namespace
+            and (s["metadata"].get("labels") or {}).get("app.dockercloud.dev/stack") == name
+            and not s["metadata"].get("deletionTimestamp")
+        }  # fmt: skip
+        done = (status.get("state") == "Running" and status.get("synchronized")
+                and status.get("observedGeneration") == stack["metadata"]["generation"]
+                and live == wanted)  # fmt: skip
+        if done or time.monotonic() > deadline:
+            break
+        time.sleep(1.0)
+    if not done:
+        result.fail("stack", f"{what}: the stack is {status.get('state')} "
+                    f"(synchronized {status.get('synchronized')}); services missing "
+                    f"{sorted(wanted - live)}, not wanted {sorted(live - wanted)}")  # fmt: skip
+        return
+    _check_converged(bed, result, [namespace], timeout, what)
+
+
+def stack_kills(
+    bed: Bed,
+    result: ScenarioResult,
+    *,
+    services: int = 20,
+    rng: random.Random,
+    timeout: float = 300.0,
+) -> None:
+    """A stack of `services` linked services is created, and then edited (images changed,
+    services added and removed), each time with the operator SIGKILLed a random moment later and
+    started again. Afterwards: exactly the stack's wanted services, each Running with exactly
+    its children, nothing orphaned."""
+    namespace, name = "stack-kill", "big"
+    ensure_namespace(bed.client, namespace)
+    custom = client.CustomObjectsApi(bed.client)
+    members = _stack_members(rng, services, 0)
+    manifest = {"apiVersion": "app.dockercloud.dev/v1", "kind": "Stack",
+                "metadata": {"name": name}, "spec": {"services": members}}  # fmt: skip
+    offset = bed.op.size()
+    result.services = services
+
+    def kill_soon(what: str) -> bool:
+        time.sleep(rng.uniform(0.0, 1.5))
+        bed.op.kill()
+        try:
+            bed.op.start()
+        except Exception as error:
+            result.fail("restart", f"{what}: {describe(error)}", bed.op.output(offset))
+            return False
+        result.rounds += 1
+        return True
+
+    stacks = ("app.dockercloud.dev", "v1", namespace, "stacks")
+    create = functools.partial(custom.create_namespaced_custom_object, *stacks, manifest)
+    retrying(create, "create the stack")
+    if not kill_soon("while the stack is created"):
+        return
+    _stack_converged(bed, result, namespace, name, {f"{name}-{m['name']}" for m in members},
+                     timeout, "after a kill while the stack was created")  # fmt: skip
+    result.rounds_survived += not result.failures
+
+    edited = _stack_members(rng, services, 1)  # every image changes
+    removed = {m["name"] for m in rng.sample(edited[1:], k=min(3, services - 1))}
+    edited = [m for m in edited if m["name"] not in removed]
+    for member in edited:  # links to a removed service go with it
+        links = member.get("linked_to_service", [])
+        member["linked_to_service"] = [x for x in links if x["to_service"] not in removed]
+    edited += [{"name": f"n{i}", "image": "redis:7"} for i in range(3)]
+    retrying(lambda: custom.patch_namespaced_custom_object(
+        "app.dockercloud.dev", "v1", namespace, "stacks", name,
+        {"spec": {"services": edited}}), "edit the stack")  # fmt: skip
+    if not kill_soon("while the stack is edited"):
+        return
+    _stack_converged(bed, result, namespace, name, {f"{name}-{m['name']}" for m in edited},
+                     timeout, "after a kill while the stack was edited")  # fmt: skip
+    result.rounds_survived += not result.failures
+    _check_log(bed, result, offset)
+
+
 # -- 2. kube-apiserver and etcd outages ---------------------------------------------------------
 
 

@@ -88,7 +88,14 @@ echo; echo "\$ curl -s -u \"demo:\$(cat $state/api-token)\" $api_url/api/app/v1/
 curl -s -u "demo:$(cat "$state/api-token")" "$api_url/api/app/v1/service/?name=web" \
   | "$py" -m json.tool | awk 'NR <= 45 { print } NR == 46 { print "    ... (docs/rest-api.md has every endpoint)" }'
 
+# The same application as a stack, from its Docker Cloud stackfile.
+echo; echo "\$ kubectl dcs stack up -f examples/wordpress/docker-cloud.yml --name blog --sync"
+"$kubectl" dcs stack up -f examples/wordpress/docker-cloud.yml --name blog --sync --timeout 180
+show get dcs -l app.dockercloud.dev/stack=blog
+show get dcstack blog
+
 echo
 echo "Next: kubectl scale dcs/web --replicas=5; kubectl get dcs -w; kubectl describe dcs web"
+echo "      kubectl dcs stack stop blog --sync; kubectl dcs stack export blog   (docs/stacks.md)"
 echo "      curl -u \"demo:\$(cat $state/api-token)\" $api_url/api/app/v1/service/   (docs/rest-api.md)"
 echo "      kubectl delete -f examples/wordpress.yaml; make cluster-down (stops the operator and the API too)"

@@ -56,6 +56,14 @@ def test_sigkill_mid_rollout_leaves_every_service_running_with_exactly_its_child
     assert result.objects_checked >= 20
 
 
+def test_a_stack_created_and_edited_under_sigkill_has_exactly_its_services(bed: Bed) -> None:
+    result = ScenarioResult("stacks under SIGKILL")
+    scenarios.stack_kills(bed, result, services=8, rng=random.Random(SEED), timeout=TIMEOUT)
+    _passed(result)
+    assert result.rounds_survived == 2
+    assert result.objects_checked >= 8
+
+
 def test_outages_of_the_api_server_and_etcd_lose_no_update(bed: Bed) -> None:
     result = ScenarioResult("control plane outage")
     scenarios.control_plane_outage(
