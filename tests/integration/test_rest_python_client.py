@@ -68,6 +68,31 @@ settle(service, "Stopped", 0)
 say("stopped", state=service.state)
 service.delete()
 say("terminated", state=service.state)
+
+def settle_stack(stack, state, timeout=90):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        stack.refresh(force=True)
+        if stack.state == state and stack.synchronized:
+            return stack
+        time.sleep(0.5)
+    raise SystemExit("timed out waiting for the stack to be %s: %s" % (state, stack.state))
+
+stack = dockercloud.Stack.create(name="my-new-stack", services=[
+    {"name": "hello-word", "image": "tutum/hello-world", "target_num_containers": 2,
+     "links": ["db"]},
+    {"name": "db", "image": "mysql", "expose": ["3306"]}])
+stack.save()
+say("stack created", state=stack.state, uuid=stack.uuid, resource_uri=stack.resource_uri)
+say("stacks listed", names=[s.name for s in dockercloud.Stack.list(name="my-new-stack")])
+stack.start()
+settle_stack(stack, "Running")
+say("stack running", services=len(stack.services))
+say("stack exported", stackfile=stack.export())
+stack.stop()
+settle_stack(stack, "Stopped")
+stack.delete()
+say("stack terminated", state=stack.state)
 """
 
 
@@ -134,3 +159,12 @@ def test_the_documented_python_client_runs_a_service_from_create_to_terminate(
     assert steps["redeploying"]["state"] == "Redeploying"
     assert steps["stopped"]["state"] == "Stopped"
     assert steps["terminated"]["state"] == "Terminating"
+    created_stack = steps["stack created"]
+    assert created_stack["state"] == "Not Running"
+    assert created_stack["resource_uri"] == (
+        f"/api/app/v1/{namespace}/stack/{created_stack['uuid']}/"
+    )
+    assert steps["stacks listed"]["names"] == ["my-new-stack"]
+    assert steps["stack running"]["services"] == 2
+    assert steps["stack exported"]["stackfile"]["hello-word"]["links"] == ["db"]
+    assert steps["stack terminated"]["state"] == "Terminating"

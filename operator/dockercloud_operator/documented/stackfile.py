@@ -363,7 +363,12 @@ def _size(megabytes: int) -> str | int:
 
 
 def to_stackfile(spec: Object) -> str:
-    """A Stack's spec as a stackfile: `to_spec` of it gives the same services back."""
+    """A Stack's spec as a stackfile's text: `to_spec` of it gives the same services back."""
+    return yaml.safe_dump(stackfile_of(spec), sort_keys=False, width=100, allow_unicode=True)
+
+
+def stackfile_of(spec: Object) -> Object:
+    """A Stack's spec as a stackfile's mapping (service name -> keys)."""
     stackfile: Object = {}
     for member in StackSpec.model_validate(spec).services:
         given = member.model_dump(exclude_defaults=True, exclude_none=True)
@@ -407,4 +412,4 @@ def to_stackfile(spec: Object) -> str:
             alias = f":{link['name']}" if link.get("name") else ""
             keys.setdefault("links", []).append(f"{link['to_service']}{alias}")
         stackfile[name] = keys
-    return yaml.safe_dump(stackfile, sort_keys=False, width=100, allow_unicode=True)
+    return stackfile

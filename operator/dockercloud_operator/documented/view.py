@@ -217,6 +217,8 @@ def stack_view(stack: Object) -> Object:
         "resource_uri": uri,
         "services": list(status.get("services") or []),
         "state": state,
-        "synchronized": bool(status.get("synchronized", False)),
+        # not while the operator has not reported on the current spec
+        "synchronized": bool(status.get("synchronized", False))
+        and status.get("observedGeneration") == metadata.get("generation"),
         "uuid": uid,
     }

@@ -24,6 +24,7 @@ from dockercloud_operator.documented.requests import (
 from dockercloud_operator.documented.stackfile import (
     StackfileError,
     members_from_request,
+    stackfile_of,
     to_stackfile,
 )
 from dockercloud_operator.documented.view import stack_view
@@ -220,6 +221,10 @@ async def terminate_stack(request: web.Request) -> web.Response:
 
 
 async def export_stack(request: web.Request) -> web.Response:
+    """The stackfile: JSON, as the documented clients read it (they print it as YAML), or YAML
+    for a caller that accepts it."""
     stack = await _stacks(request).find(request.match_info["uuid"])
-    text = to_stackfile(stack.get("spec") or {})
-    return web.Response(text=text, content_type="application/x-yaml")
+    spec = stack.get("spec") or {}
+    if "yaml" in request.headers.get("Accept", ""):
+        return web.Response(text=to_stackfile(spec), content_type="application/x-yaml")
+    return encoding.answer(stackfile_of(spec))
