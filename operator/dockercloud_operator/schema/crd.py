@@ -34,7 +34,7 @@ _KEPT = {
     "minimum", "maximum", "minItems", "maxItems", "maxProperties", "required",
 }  # fmt: skip
 
-PRINTER_COLUMNS = [
+PRINTER_COLUMNS: list[dict[str, Any]] = [
     {"name": "State", "type": "string", "jsonPath": ".status.state"},
     {"name": "Running", "type": "string", "jsonPath": ".status.running_of_target"},
     {"name": "Image", "type": "string", "jsonPath": ".spec.image"},
@@ -190,24 +190,28 @@ def openapi_schema() -> dict[str, Any]:
     }
 
 
-def custom_resource_definition() -> dict[str, Any]:
-    """The Service CRD as a Kubernetes object."""
+def definition(
+    kind: str, plural: str, singular: str, short_name: str, schema: dict[str, Any],
+    subresources: dict[str, Any], printer_columns: list[dict[str, Any]],
+    selectable_fields: list[str],
+) -> dict[str, Any]:  # fmt: skip
+    """A CustomResourceDefinition of the API group, one served and stored version."""
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {
-            "name": CRD_NAME,
+            "name": f"{plural}.{constants.GROUP}",
             "labels": {constants.LABEL_NAME: "dockercloud-operator"},
         },
         "spec": {
             "group": constants.GROUP,
             "scope": "Namespaced",
             "names": {
-                "kind": constants.KIND,
-                "listKind": f"{constants.KIND}List",
-                "plural": constants.PLURAL,
-                "singular": constants.SINGULAR,
-                "shortNames": [constants.SHORT_NAME],
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "plural": plural,
+                "singular": singular,
+                "shortNames": [short_name],
                 "categories": [constants.CATEGORY],
             },
             "versions": [
@@ -215,21 +219,27 @@ def custom_resource_definition() -> dict[str, Any]:
                     "name": constants.VERSION,
                     "served": True,
                     "storage": True,
-                    "schema": {"openAPIV3Schema": openapi_schema()},
-                    "subresources": {
-                        "status": {},
-                        "scale": {
-                            "specReplicasPath": ".spec.target_num_containers",
-                            "statusReplicasPath": ".status.running_num_containers",
-                            "labelSelectorPath": ".status.selector",
-                        },
-                    },
-                    "additionalPrinterColumns": PRINTER_COLUMNS,
-                    "selectableFields": [{"jsonPath": path} for path in SELECTABLE_FIELDS],
+                    "schema": {"openAPIV3Schema": schema},
+                    "subresources": subresources,
+                    "additionalPrinterColumns": printer_columns,
+                    "selectableFields": [{"jsonPath": path} for path in selectable_fields],
                 }
             ],
         },
     }
+
+
+def custom_resource_definition() -> dict[str, Any]:
+    """The Service CRD as a Kubernetes object."""
+    scale = {
+        "specReplicasPath": ".spec.target_num_containers",
+        "statusReplicasPath": ".status.running_num_containers",
+        "labelSelectorPath": ".status.selector",
+    }
+    return definition(
+        constants.KIND, constants.PLURAL, constants.SINGULAR, constants.SHORT_NAME,
+        openapi_schema(), {"status": {}, "scale": scale}, PRINTER_COLUMNS, SELECTABLE_FIELDS,
+    )  # fmt: skip
 
 
 def render_yaml() -> str:

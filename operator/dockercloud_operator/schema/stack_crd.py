@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from dockercloud_operator.schema import constants
-from dockercloud_operator.schema.crd import HEADER, _without_defaults, schema_of
+from dockercloud_operator.schema.crd import HEADER, _without_defaults, definition, schema_of
 from dockercloud_operator.schema.model import SERVICE_NAME, cel
 from dockercloud_operator.schema.stack import (
     STACK_NAME_MAX,
@@ -30,7 +30,7 @@ SINGULAR = "stack"
 SHORT_NAME = "dcstack"
 CRD_NAME = f"{PLURAL}.{constants.GROUP}"
 
-PRINTER_COLUMNS = [
+PRINTER_COLUMNS: list[dict[str, Any]] = [
     {"name": "State", "type": "string", "jsonPath": ".status.state"},
     {"name": "Synchronized", "type": "boolean", "jsonPath": ".status.synchronized"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
@@ -81,37 +81,10 @@ def openapi_schema() -> dict[str, Any]:
 
 
 def custom_resource_definition() -> dict[str, Any]:
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {
-            "name": CRD_NAME,
-            "labels": {constants.LABEL_NAME: "dockercloud-operator"},
-        },
-        "spec": {
-            "group": constants.GROUP,
-            "scope": "Namespaced",
-            "names": {
-                "kind": KIND,
-                "listKind": f"{KIND}List",
-                "plural": PLURAL,
-                "singular": SINGULAR,
-                "shortNames": [SHORT_NAME],
-                "categories": [constants.CATEGORY],
-            },
-            "versions": [
-                {
-                    "name": constants.VERSION,
-                    "served": True,
-                    "storage": True,
-                    "schema": {"openAPIV3Schema": openapi_schema()},
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": PRINTER_COLUMNS,
-                    "selectableFields": [{"jsonPath": ".status.state"}],
-                }
-            ],
-        },
-    }
+    return definition(
+        KIND, PLURAL, SINGULAR, SHORT_NAME, openapi_schema(), {"status": {}}, PRINTER_COLUMNS,
+        [".status.state"],
+    )  # fmt: skip
 
 
 def render_yaml() -> str:
