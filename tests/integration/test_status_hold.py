@@ -5,6 +5,8 @@ into it, and watches only the test's namespace."""
 
 from __future__ import annotations
 
+import itertools
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,3 +106,75 @@ def test_a_scale_held_past_the_hold_is_written_as_scaling(
     assert _state(api, namespace, "web") == "Scaling"
     assert _event_reasons(api, namespace, "web")[-1] == "Scaling"
     delete_services(api, namespace)
+
+
+REFRESH = 4.0
+
+
+@pytest.fixture
+def refreshed(
+    kubeconfig: Path, service_crd: str, namespace: str, tmp_path: Path
+) -> Iterator[Operator]:
+    operator = Operator(
+        kubeconfig, tmp_path / "operator.log", f"--namespace={namespace}", "--metrics-port=0",
+        "--status-hold=1", f"--status-refresh={REFRESH:g}",
+    )  # fmt: skip
+    with running(operator):
+        yield operator.start("children; reconciling.")
+
+
+def test_a_long_transition_writes_its_progress_once_a_refresh_interval(
+    api: client.ApiClient, namespace: str, refreshed: Operator
+) -> None:
+    """Four containers on a host port (one a node) of nodes tagged `refresh`, which appear one
+    every 1.5 s: the service is Starting for about 6 s while its running count climbs 1, 2, 3.
+    Written: Starting once the hold is over, its progress at most once a refresh interval, and
+    Running as soon as the last container runs."""
+    from testbed.controlplane import fake_node
+
+    core = client.CoreV1Api(api)
+    tag = f"refresh-{namespace[-6:]}"
+    port = {"protocol": "tcp", "inner_port": 80, "published": True, "outer_port": 8181}
+    services.create(api, namespace, "web", image="nginx", target_num_containers=4,
+                    container_ports=[port], tags=[{"name": tag}])  # fmt: skip
+    writes: list[tuple[float, str, str]] = []  # (when, state, running/target)
+    stop = threading.Event()
+
+    def watch() -> None:
+        seen = ""
+        while not stop.is_set():
+            status = services.get(api, namespace, "web").get("status") or {}
+            shown = f"{status.get('state')} {status.get('running_of_target')}"
+            if status and shown != seen:
+                writes.append((time.monotonic(), str(status.get("state")),
+                               str(status.get("running_of_target"))))  # fmt: skip
+                seen = shown
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    nodes = [f"refresh-{namespace[-6:]}-{i}" for i in range(4)]
+    try:
+        time.sleep(2)  # Starting, with no node to run on
+        for name in nodes:
+            core.create_node(fake_node(name, {f"tags.dockercloud.dev/{tag}": "true"}))
+            time.sleep(1.5)
+        wait_for(lambda: _state(api, namespace, "web") == "Running", "Running", timeout=60)
+        done = time.monotonic()
+        time.sleep(0.5)
+        reasons = _event_reasons(api, namespace, "web")
+    finally:
+        stop.set()
+        watcher.join(5)
+        delete_services(api, namespace)
+        for name in nodes:
+            core.delete_node(name)
+    states = [state for _, state, _ in writes]
+    assert states[0] == "Starting" and states[-1] == "Running", writes
+    starting = [(when, shown) for when, state, shown in writes if state == "Starting"]
+    # the start, then progress no more often than the refresh interval
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(starting)]
+    assert all(gap >= REFRESH - 0.5 for gap in gaps), writes
+    assert len(starting) <= 1 + int((done - starting[0][0]) / REFRESH) + 1, writes
+    assert writes[-1][0] - done < 1.0  # the end is written at once
+    assert reasons == ["Starting", "Running"]  # an Event for each state written, no more

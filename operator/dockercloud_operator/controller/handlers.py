@@ -64,7 +64,9 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         ThreadPoolExecutor(max_workers=API_THREADS, thread_name_prefix="api")
     )
     config: Settings = memo.get("settings") or Settings()
-    reconciler = Reconciler(Kube(new_api_client()), memo.get("namespaces"), config.status_hold)
+    reconciler = Reconciler(
+        Kube(new_api_client()), memo.get("namespaces"), config.status_hold, config.status_refresh
+    )
     await reconciler.prime()
     memo.reconciler = reconciler
     memo.metrics = (

@@ -45,6 +45,8 @@ MANAGED = f"{constants.LABEL_MANAGED_BY}={names.OPERATOR}"
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet"}
 CONFIRM_AFTER = 20.0  # seconds: ample for the watches' first listing, even at scale
 STATUS_HOLD = 1.0  # seconds a transitional state lasts before it is written
+# Seconds between writes of a transition's progress (its counts) once its state is written.
+STATUS_REFRESH = 5.0
 REFUSED = (400, 403, 422)  # the API server would not take an object as built
 # Requests of one kind (applies of Services, status patches, Events...) in flight at once, of
 # the API_THREADS: a kind the API server is slow at cannot hold every thread. (It creates
@@ -61,13 +63,19 @@ class Refused(Exception):
 
 class Reconciler:
     def __init__(
-        self, kube: Kube, namespaces: list[str] | None = None, status_hold: float = STATUS_HOLD
+        self,
+        kube: Kube,
+        namespaces: list[str] | None = None,
+        status_hold: float = STATUS_HOLD,
+        status_refresh: float = STATUS_REFRESH,
     ) -> None:
         self.kube = kube
         self.namespaces: list[str | None] = list(namespaces) if namespaces else [None]
         self.store = Store()
         self.queue = WorkQueue(self._reconcile_key)
         self.status_hold = status_hold
+        self.status_refresh = status_refresh
+        self._written_at: dict[Key, float] = {}  # when each service's status was last written
         # Transitional statuses not written yet: since when, and the status as computed.
         self._held: dict[Key, tuple[float, Object]] = {}
         self._lanes: defaultdict[str, asyncio.Semaphore] = defaultdict(
@@ -157,6 +165,7 @@ class Reconciler:
         dependents = self.store.dependents(key)
         self.store.remove_service(key)
         self._held.pop(key, None)
+        self._written_at.pop(key, None)
         for dependent in dependents:
             self.queue.add(dependent)
 
@@ -337,13 +346,21 @@ class Reconciler:
         if _same(status, previous):
             self._held.pop(key, None)
             return
-        left = since + self.status_hold - time.monotonic()
-        if status["state"] in TRANSITIONAL and not refused and left > 0:
-            self._held[key] = (since, status)
-            self.queue.add_after(key, left)  # written then, if it still holds
-            return
+        if status["state"] in TRANSITIONAL and not refused:
+            if status["state"] == previous.get("state"):
+                # The state is told already: its progress (containers coming and going) is
+                # written once a refresh interval, however many pods change meanwhile.
+                due = self._written_at.get(key, 0.0) + self.status_refresh
+            else:
+                due = since + self.status_hold
+            left = due - time.monotonic()
+            if left > 0:
+                self._held[key] = (since, status)
+                self.queue.add_after(key, left)  # written then, if it still holds
+                return
         self._held.pop(key, None)
         self.store.put_service(await self._call("status", self.kube.patch_status, body, status))
+        self._written_at[key] = time.monotonic()
         if status.get("state") != previous.get("state"):
             # A new service that comes straight up gets no Event: its creation and its status
             # (Running, started_datetime) say all one would, and at scale it is a write each.

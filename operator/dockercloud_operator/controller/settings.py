@@ -40,6 +40,7 @@ class Settings:
     retry_period: float = 2.0
     identity: str = ""
     status_hold: float = 1.0
+    status_refresh: float = 5.0
 
     @property
     def liveness_endpoint(self) -> str | None:
@@ -107,6 +108,14 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
         help="how long a transitional state (Starting, Scaling, Redeploying, Stopping) lasts"
         " before it is written to the status; shorter ones are folded into the next state"
         " (env DOCKERCLOUD_STATUS_HOLD; default 1; 0 writes every state)",
+    )
+    run.add_argument(
+        "--status-refresh",
+        type=float,
+        metavar="SECONDS",
+        help="once a transitional state is written, how often its progress (the counts of"
+        " containers) is written while it lasts; its end is written at once"
+        " (env DOCKERCLOUD_STATUS_REFRESH; default 5; 0 writes every change)",
     )
     for flag, default, what in (
         ("--lease-duration", 15, "how long a standby waits on a leader that stopped renewing"),
@@ -179,9 +188,12 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
         retry_period=number(args.retry_period, "RETRY_PERIOD", defaults.retry_period),
         identity=identity(env),
         status_hold=number(args.status_hold, "STATUS_HOLD", defaults.status_hold),
+        status_refresh=number(args.status_refresh, "STATUS_REFRESH", defaults.status_refresh),
     )
     if settings.status_hold < 0:
         raise SettingsError(f"status hold {settings.status_hold:g} is negative")
+    if settings.status_refresh < 0:
+        raise SettingsError(f"status refresh {settings.status_refresh:g} is negative")
     if settings.health_port and settings.health_port == settings.metrics_port:
         raise SettingsError(f"the health and metrics ports are both {settings.health_port}")
     timings = (settings.retry_period, settings.renew_deadline, settings.lease_duration)
