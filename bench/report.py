@@ -82,6 +82,23 @@ def markdown(results: Sequence[Result]) -> str:
                     + " s."
                 )
             direct, operator = result["baseline"], result["operator"]
+            if "update" in direct and "update" in operator:
+                per = operator["update"]["operator_per_update"]
+                cpu, direct_cpu = operator["update"]["cpu_seconds"], direct["update"]["cpu_seconds"]
+                lines.append("")
+                lines.append(
+                    f"{result['size']} services changed at once (an env var more): the direct "
+                    f"patch rolled every Deployment in {direct['update']['seconds']:.1f} s, the "
+                    f"operator had every service Running at the new generation in "
+                    f"{operator['update']['seconds']:.1f} s "
+                    f"({operator['update']['seconds'] / direct['update']['seconds']:.2f}x); the "
+                    f"operator's writes per update: {per.get('writes', 0)} (status "
+                    f"{per.get('status-patch', 0)}, Events {per.get('event-create', 0)}, "
+                    f"applies {per.get('patch', 0)}); its CPU "
+                    f"{cpu.get('operator', 0):.1f} s, kube-apiserver "
+                    f"{cpu.get('kube-apiserver', 0):.1f} s (direct: "
+                    f"{direct_cpu.get('kube-apiserver', 0):.1f} s)."
+                )
             if "cpu_seconds" in direct and "cpu_seconds" in operator:
                 lines.append("")
                 lines.append(

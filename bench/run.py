@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import datetime
 import json
 import os
@@ -120,6 +121,44 @@ def rendered(service_list: Sequence[str], namespace: str) -> list[list[Object]]:
         if obj:
             groups.setdefault(obj["metadata"]["labels"][constants.LABEL_SERVICE], []).append(obj)
     return [groups[name] for name in service_list]
+
+
+UPDATE_ENV = "BENCH_UPDATE"  # the fleet-wide change of the update phase: one env var more
+
+
+def with_update(service: Object) -> Object:
+    """The service manifest with the update phase's env var."""
+    changed = copy.deepcopy(service)
+    changed["spec"]["container_envvars"] = [{"key": UPDATE_ENV, "value": "1"}]
+    return changed
+
+
+def deployment_with_update(deployment: Object) -> Object:
+    changed = copy.deepcopy(deployment)
+    container = changed["spec"]["template"]["spec"]["containers"][0]
+    container["env"] = [*container.get("env", []), {"name": UPDATE_ENV, "value": "1"}]
+    return changed
+
+
+def _has_update(env: list[Object], key: str) -> bool:
+    return any(entry.get(key) == UPDATE_ENV for entry in env)
+
+
+def deployment_rolled(deployment: Object) -> bool:
+    """The update is in its template, and every replica of it is available."""
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    return _has_update(containers[0].get("env") or [], "name") and deployment_available(deployment)
+
+
+def service_updated(service: Object) -> bool:
+    """The update is in its spec, and the operator reports it Running, synchronized, at it."""
+    status = service.get("status") or {}
+    return (
+        _has_update(service["spec"].get("container_envvars") or [], "key")
+        and status.get("state") == "Running"
+        and bool(status.get("synchronized"))
+        and status.get("observedGeneration") == service["metadata"].get("generation")
+    )
 
 
 # -- waiting ------------------------------------------------------------------------------------
@@ -256,9 +295,30 @@ def baseline_phase(size: int, settings: Settings, say: Say, workdir: Path) -> Re
             cpu = cpu_spent(cpu_before, cpu_by_process(cluster))
             after = metrics.scrape()
             times = relative(ready.ready_at, origin)
+        # The update phase: every Deployment patched at once (its template gains an env var).
+        deployments = [[deployment_with_update(o) for o in g if o["kind"] == "Deployment"]
+                       for g in groups]  # fmt: skip
+        say(f"direct update: {size} Deployments patched")
+        with Tracker(admin, "apps", "v1", "deployments", namespace, deployment_rolled) as rolled:
+            update_before, update_cpu_before = metrics.scrape(), cpu_by_process(cluster)
+            update_origin = time.monotonic()
+            apply_all(kube, deployments, settings.threads, timeout)
+            wait_for_count("rolled", lambda: rolled.count, size, timeout, say)
+            update_cpu = cpu_spent(update_cpu_before, cpu_by_process(cluster))
+            update_delta = metrics.scrape() - update_before
+            update_times = relative(rolled.ready_at, update_origin)
         bed = {"node_not_ready": node_not_ready_events(admin)}
     return {
         "namespace": namespace,
+        "update": {
+            "about": "every Deployment patched at once (an env var more), until each is rolled "
+            "and available",
+            "seconds": update_times[-1],
+            **{f"done_{key}": value for key, value in distribution(update_times).items()},
+            "cpu_seconds": update_cpu,
+            "client_per_update": own_counts(identity, update_delta, size)["per_service"],
+            "all_components": request_counts(update_delta, size)["all_per_service"],
+        },
         "objects": sum(map(len, groups)),
         "apply_seconds": round(apply_seconds, 3),
         "converge_seconds": times[-1],
@@ -419,6 +479,19 @@ def operator_phase(
             admin, namespace, sample, changes, timeout, say, operator.check_alive
         )
         end = metrics.scrape()
+        # The update phase: every Service resource changed at once (an env var more).
+        say(f"operator update: {size} Service resources changed")
+        with Tracker(admin, constants.GROUP, constants.VERSION, constants.PLURAL, namespace,
+                     service_updated) as updated:  # fmt: skip
+            update_before, update_cpu_before = metrics.scrape(), cpu_by_process(cluster, operator)
+            update_origin = time.monotonic()
+            apply_all(kube, [[with_update(service_manifest(s, namespace))] for s in service_list],
+                      settings.threads, timeout)  # fmt: skip
+            wait_for_count("updated", lambda: updated.count, size, timeout, say,
+                           operator.check_alive)  # fmt: skip
+            update_cpu = cpu_spent(update_cpu_before, cpu_by_process(cluster, operator))
+            update_delta = metrics.scrape() - update_before
+            update_times = relative(updated.ready_at, update_origin)
         memory_end = operator.memory_kib()
         said_end = operator.own_metrics()
         operator.check_alive()
@@ -429,6 +502,15 @@ def operator_phase(
     run_delta = converged - start
     return {
         "namespace": namespace,
+        "update": {
+            "about": "every Service resource changed at once (an env var more), until each is "
+            "Running, synchronized, at its new generation",
+            "seconds": update_times[-1],
+            **{f"done_{key}": value for key, value in distribution(update_times).items()},
+            "cpu_seconds": update_cpu,
+            "operator_per_update": own_counts(identity, update_delta, size)["per_service"],
+            "all_components": request_counts(update_delta, size)["all_per_service"],
+        },
         "source": code,
         "startup_seconds": round(startup_seconds, 3),
         "apply_seconds": round(apply_seconds, 3),
@@ -555,6 +637,9 @@ def bench_size(
             "direct_cpu_seconds": baseline["cpu_seconds"]["total"],
             "operator_run_cpu_seconds": operator["cpu_seconds"]["total"],
             "operator_cpu_seconds": operator["cpu_seconds"]["operator"],
+            "update_ratio": round(operator["update"]["seconds"] / baseline["update"]["seconds"], 3),
+            "direct_update_seconds": baseline["update"]["seconds"],
+            "operator_update_seconds": operator["update"]["seconds"],
             "operator_log": operator["log"]["file"],
         }
         for baseline, operator in pairs

@@ -26,6 +26,8 @@ def test_a_small_benchmark_run_writes_well_formed_results(tmp_path: Path) -> Non
     summary = run([SIZE], tmp_path, settings, say=lines.append)
 
     result = json.loads((tmp_path / f"bench-{SIZE}.json").read_text())
+    # Each service changed once: the operator applies its Deployment once.
+    assert result["operator"]["update"]["operator_per_update"].get("patch", 0) >= 1
     baseline, operator = result["baseline"], result["operator"]
     assert result["size"] == SIZE
     assert result["warnings"] == [], result["warnings"]
@@ -38,6 +40,8 @@ def test_a_small_benchmark_run_writes_well_formed_results(tmp_path: Path) -> Non
         assert phase["converge_seconds"] == phase["ready_times"][-1]
         assert positive(phase["apply_seconds"])
         assert positive(phase["api_requests"]["all_per_service"]["total"])
+        assert positive(phase["update"]["seconds"])  # the fleet-wide change, on both sides
+        assert abs(phase["update"]["seconds"] - phase["update"]["done_max_seconds"]) < 0.01
         assert phase["testbed"]["node_not_ready"] == 0
         cpu = phase["cpu_seconds"]  # every component and the client spent some
         assert {"etcd", "kube-apiserver", "kube-controller-manager", "bench client"} <= set(cpu)
