@@ -232,9 +232,10 @@ def _give_logs(
     folder: Path,
     lines: Callable[[int, str], str],
 ) -> dict[str, Path]:
-    """Each pod logs the file `lines(i, pod)` fills (i: the pod's rank by name)."""
+    """Each pod logs the file `lines(i, pod)` fills (i: the pod's rank in `pods`, which the
+    callers give in the order the CLI numbers them)."""
     files = {}
-    for index, pod in enumerate(sorted(pods)):
+    for index, pod in enumerate(pods):
         path = folder / f"{pod}.log"
         path.write_text(lines(index, pod))
         custom.create_namespaced_custom_object(
