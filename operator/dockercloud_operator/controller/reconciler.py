@@ -346,10 +346,14 @@ class Reconciler:
         if _same(status, previous):
             self._held.pop(key, None)
             return
-        if status["state"] in TRANSITIONAL and not refused:
-            if status["state"] == previous.get("state"):
-                # The state is told already: its progress (containers coming and going) is
-                # written once a refresh interval, however many pods change meanwhile.
+        # A transition, or a rollout under way (not synchronized): written once it has lasted
+        # the hold, and then its progress once a refresh interval; what ends it at once.
+        moving = status["state"] in TRANSITIONAL or not status.get("synchronized", True)
+        if moving and not refused:
+            told = (status["state"], status.get("synchronized")) == (
+                previous.get("state"), previous.get("synchronized"),
+            )  # fmt: skip
+            if told:  # containers coming and going: however many, one write an interval
                 due = self._written_at.get(key, 0.0) + self.status_refresh
             else:
                 due = since + self.status_hold
