@@ -92,7 +92,7 @@ def test_logs_are_the_documented_messages_of_every_container_with_tail(
 
 
 def test_follow_is_the_default_and_picks_up_containers_that_start_later(
-    caller: Client, log_file: Path
+    caller: Client, log_file: Path, api: client.ApiClient, namespace: str
 ) -> None:
     service = running_service(caller, "worker", 1)
 
@@ -110,7 +110,20 @@ def test_follow_is_the_default_and_picks_up_containers_that_start_later(
     )
     assert not closed  # following: the server keeps the socket open
     assert received[0] == {**received[0], "source": "worker-1", "log": "four"}
-    assert from_second(received), received
+    assert from_second(received), (received, _pods_and_logs(api, namespace))
+
+
+def _pods_and_logs(api: client.ApiClient, namespace: str) -> list[tuple[str, str, str]]:
+    """(pod, phase, its log or why not): what a failure needs to say."""
+    core = client.CoreV1Api(api)
+    found = []
+    for pod in core.list_namespaced_pod(namespace).items:
+        try:
+            log = core.read_namespaced_pod_log(pod.metadata.name, namespace, tail_lines=2)
+        except client.ApiException as error:
+            log = f"HTTP {error.status}: {error.body}"
+        found.append((pod.metadata.name, str(pod.status.phase), str(log)))
+    return found
 
 
 def test_followed_logs_show_new_lines_as_they_are_written(caller: Client, log_file: Path) -> None:
