@@ -182,6 +182,11 @@ def test_editing_the_services_adds_changes_and_removes_and_touches_nothing_else(
     assert services.running_pods(api, namespace, "edit-worker")
     assert versions("edit-redis") == untouched
 
+    # The stack owns its services: an edit of one of them directly is put back.
+    services.patch_spec(api, namespace, "edit-redis", image="redis:6")
+    wait_for(lambda: services.get(api, namespace, "edit-redis")["spec"]["image"] == "redis",
+             "the stack to put its service back")  # fmt: skip
+
 
 def _env(api: client.ApiClient, namespace: str, deployment: str) -> dict[str, str]:
     found = client.AppsV1Api(api).read_namespaced_deployment(deployment, namespace)

@@ -5,6 +5,7 @@ resources are then reconciled as any other; this module only does the stack's I/
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -53,6 +54,8 @@ class Stacks:
         self.kube = kube
         self.store = store  # the Service resources, as the service reconcile sees them
         self.bodies: dict[Key, Object] = {}
+        # (the manifest applied, the generation it made) of each service of a stack
+        self._applied: dict[Key, tuple[str, int | None]] = {}
 
     def seen(self, body: Object) -> tuple[str, str, str]:
         meta = body["metadata"]
@@ -62,6 +65,9 @@ class Stacks:
 
     def gone(self, namespace: str, name: str) -> None:
         self.bodies.pop((namespace, name), None)
+        prefix = f"{name}-"
+        for key in [k for k in self._applied if k[0] == namespace and k[1].startswith(prefix)]:
+            del self._applied[key]
 
     async def _call(self, call: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(call, *args)
@@ -107,7 +113,7 @@ class Stacks:
         if not invalid:
             for manifest in wanted:
                 try:
-                    current.append(await self._call(self.kube.apply, manifest))
+                    current.append(await self._apply(manifest))
                 except ApiException as error:
                     invalid = f"service {manifest['metadata']['name']}: {_reason(error)}"
                     current.append(self.store.service((namespace, manifest["metadata"]["name"])))
@@ -120,6 +126,21 @@ class Stacks:
         else:
             current = [self.store.service((namespace, m["metadata"]["name"])) for m in wanted]
         await self._report(body, [self._latest(s) for s in current], invalid)
+
+    async def _apply(self, manifest: Object) -> Object:
+        """Applies a service of the stack, unless it is as last applied: a stack is reconciled
+        at each status change of each of its services, and an apply of N unchanged services each
+        time would be N requests for nothing. Anyone else's change of the service's spec (a new
+        generation) is overwritten all the same."""
+        key = (manifest["metadata"]["namespace"], manifest["metadata"]["name"])
+        text = json.dumps(manifest, sort_keys=True)
+        live = self.store.service(key)
+        generation = (live or {}).get("metadata", {}).get("generation")
+        if live is not None and self._applied.get(key) == (text, generation):
+            return live
+        applied = await self._call(self.kube.apply, manifest)
+        self._applied[key] = (text, applied["metadata"].get("generation"))
+        return applied
 
     def _latest(self, service: Object | None) -> Object | None:
         """The newest of what an apply answered and what the watch has since brought."""
@@ -187,8 +208,6 @@ def _reference(service: Object) -> Object:
 
 
 def _reason(error: ApiException) -> str:
-    import json
-
     try:
         return str(json.loads(error.body or "{}").get("message") or error.reason)
     except ValueError:
