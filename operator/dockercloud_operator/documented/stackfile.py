@@ -166,7 +166,7 @@ def _volume(text: str, at: _At) -> Object:
     return binding
 
 
-def _reference(text: str, at: _At, names: set[str], aliased: bool) -> tuple[str, str | None]:
+def _reference(text: str, at: _At, aliased: bool) -> tuple[str, str | None]:
     """(`service` or `service.stack`, alias) of a link or volumes_from entry."""
     match = _REFERENCE.match(text)
     if not match or (match.group(3) and not aliased):
@@ -229,13 +229,13 @@ def _service(name: str, keys: Any, at: _At, lines: dict[tuple[str, str | None], 
         elif key == "volumes_from":
             member.setdefault("bindings", [])
             for text in _strings(value, here):
-                target, _ = _reference(text, here, names, aliased=False)
+                target, _ = _reference(text, here, aliased=False)
                 _check_target(target, here, names)
                 member["bindings"].append({"volumes_from": target})
         elif key == "links":
             member["linked_to_service"] = []
             for text in _strings(value, here):
-                target, alias = _reference(text, here, names, aliased=True)
+                target, alias = _reference(text, here, aliased=True)
                 _check_target(target, here, names)
                 link: Object = {"to_service": target}
                 if alias:
