@@ -29,33 +29,62 @@ def _number(value: float | None, digits: int = 1) -> str:
 
 
 TABLE_HEADER = (
-    "| services | direct apply (s) | operator (s) | ratio | spec→Deployment p50 / p95 (s) "
-    "| operator writes / reads per service | all requests per service (direct / operator) "
-    "| operator peak RSS (MiB) | operator idle CPU (%) |\n"
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    "| services | phase | direct (s) | floor (s) | operator (s) | ÷ direct | ÷ floor "
+    "| operator writes / service | operator CPU / service (ms) | spec→Deployment p50 / p95 (s) "
+    "| all requests per service (direct / floor / operator) | operator peak RSS (MiB) "
+    "| operator idle CPU (%) |\n"
+    "| ---: | :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 )
 
 
-def table_row(result: Result) -> str:
+def _ratio(value: float | None, over: float | None) -> str:
+    return "-" if not value or not over else f"{value / over:.2f}"
+
+
+def table_rows(result: Result) -> list[str]:
+    """Two rows a size: the services created, then all of them changed at once."""
     baseline, operator = result["baseline"], result["operator"]
+    floor = result.get("floor") or {}
+    size = result["size"]
     latency = operator["update_latency"]
     own = operator["api_requests"]["operator_per_service"]
-    everyone = (
-        f"{_number(baseline['api_requests']['all_per_service']['total'])} / "
-        f"{_number(operator['api_requests']['all_per_service']['total'])}"
+    everyone = " / ".join(
+        _number((phase.get("api_requests") or {}).get("all_per_service", {}).get("total"))
+        for phase in (baseline, floor, operator)
     )
-    return (
-        f"| {result['size']} | {_number(baseline['converge_seconds'])} "
-        f"| {_number(operator['converge_seconds'])} | {_number(result['ratio'], 2)} "
+    create = operator["converge_seconds"]
+    rows = [
+        f"| {size} | create | {_number(baseline['converge_seconds'])} "
+        f"| {_number(floor.get('converge_seconds'))} | {_number(create)} "
+        f"| {_ratio(create, baseline['converge_seconds'])} "
+        f"| {_ratio(create, floor.get('converge_seconds'))} "
+        f"| {_number(own['writes'])} "
+        f"| {_number(1000 * operator['cpu_seconds']['operator'] / size)} "
         f"| {_number(latency['p50_seconds'], 2)} / {_number(latency['p95_seconds'], 2)} "
-        f"| {_number(own['writes'])} / {_number(own['reads'])} | {everyone} "
-        f"| {_number(operator['memory']['peak_kib'] / 1024)} "
+        f"| {everyone} | {_number(operator['memory']['peak_kib'] / 1024)} "
         f"| {_number(operator['idle_cpu_percent'], 2)} |"
-    )
+    ]
+    if "update" in operator and "update" in baseline:
+        direct, done = baseline["update"], operator["update"]
+        floored = floor.get("update") or {}
+        everyone = " / ".join(
+            _number(phase.get("all_components", {}).get("total"))
+            for phase in (direct, floored, done)
+        )
+        rows.append(
+            f"| {size} | update | {_number(direct['seconds'])} "
+            f"| {_number(floored.get('seconds'))} | {_number(done['seconds'])} "
+            f"| {_ratio(done['seconds'], direct['seconds'])} "
+            f"| {_ratio(done['seconds'], floored.get('seconds'))} "
+            f"| {_number(done['operator_per_update'].get('writes'))} "
+            f"| {_number(1000 * done['cpu_seconds'].get('operator', 0) / size)} "
+            f"| | {everyone} | | |"
+        )
+    return rows
 
 
 def markdown(results: Sequence[Result]) -> str:
-    lines = [TABLE_HEADER, *(table_row(result) for result in results)]
+    lines = [TABLE_HEADER, *(row for result in results for row in table_rows(result))]
     if results:
         settings = results[-1]["settings"]
         lines.append("")
@@ -75,6 +104,13 @@ def markdown(results: Sequence[Result]) -> str:
                     f"{result['size']} services, {len(rounds)} rounds (the table shows round "
                     f"{result['median_round']}, of the median ratio): ratios "
                     + ", ".join(f"{r['ratio']:.2f}" for r in rounds)
+                    + (
+                        "; ÷ floor " + ", ".join(f"{r['floor_ratio']:.2f}" for r in rounds)
+                        if all("floor_ratio" in r for r in rounds)
+                        else ""
+                    )
+                    + "; update ÷ direct "
+                    + ", ".join(f"{r.get('update_ratio', 0):.2f}" for r in rounds)
                     + "; direct "
                     + ", ".join(f"{r['direct_seconds']:.1f}" for r in rounds)
                     + " s; operator "
@@ -100,12 +136,21 @@ def markdown(results: Sequence[Result]) -> str:
                     f"{direct_cpu.get('kube-apiserver', 0):.1f} s)."
                 )
             if "cpu_seconds" in direct and "cpu_seconds" in operator:
+                floor = result.get("floor")
                 lines.append("")
                 lines.append(
                     f"CPU seconds until converged at {result['size']}, all processes: "
-                    f"direct {_cpu(direct['cpu_seconds'])}; operator "
-                    f"{_cpu(operator['cpu_seconds'])}."
+                    f"direct {_cpu(direct['cpu_seconds'])}; "
+                    + (f"floor {_cpu(floor['cpu_seconds'])}; " if floor else "")
+                    + f"operator {_cpu(operator['cpu_seconds'])}."
                 )
+                if "update" in direct and "update" in operator:
+                    lines.append(
+                        f"CPU seconds of the update at {result['size']}: direct "
+                        f"{_cpu(direct['update']['cpu_seconds'])}; "
+                        + (f"floor {_cpu(floor['update']['cpu_seconds'])}; " if floor else "")
+                        + f"operator {_cpu(operator['update']['cpu_seconds'])}."
+                    )
     return "\n".join(lines)
 
 

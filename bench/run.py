@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import copy
 import datetime
 import json
 import os
@@ -37,18 +36,16 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
-import yaml
 from kubernetes import client
 
 from bench.cluster import (
     Identity,
     Metrics,
-    Snapshot,
     Tracker,
     api_client,
     apply_all,
@@ -56,222 +53,40 @@ from bench.cluster import (
     deployment_available,
     node_not_ready_events,
     service_running,
-    split,
     verb_totals,
 )
-from bench.process import OperatorProcess, cpu_seconds, profile_summary
-from bench.report import markdown, percentile, plot, rounded
+from bench.common import (
+    Object,
+    Result,
+    Say,
+    Settings,
+    cpu_by_process,
+    cpu_spent,
+    deployment_rolled,
+    deployment_with_update,
+    distribution,
+    own_counts,
+    plane,
+    relative,
+    rendered,
+    request_counts,
+    say_stderr,
+    service_manifest,
+    service_names,
+    service_updated,
+    sleep_checking,
+    wait_for_count,
+    with_update,
+)
+from bench.floor import floor_phase
+from bench.process import OperatorProcess, profile_summary
+from bench.report import markdown, plot
 from dockercloud_operator.controller.kube import Kube
-from dockercloud_operator.resources.render import render
 from dockercloud_operator.schema import constants, names
 from testbed import service_crd
-from testbed.controlplane import ControlPlane, signals_raise
-
-Object = dict[str, Any]
-Result = dict[str, Any]
-Say = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Settings:
-    nodes: int = 10  # kwok nodes, 1,000 pods each
-    api_qps: int = 5000  # kube-controller-manager and kube-scheduler (as kwokctl sets them)
-    api_burst: int = 10000
-    threads: int = 8  # the direct applies' (and the Service resources') thread pool
-    sample: int = 50  # spec changes timed
-    idle_seconds: float = 20.0
-    settle_seconds: float = 2.0  # after convergence, before the idle window
-    timeout: float | None = None  # per phase; default max(120 s, 0.9 s per service)
-    profile: bool = False  # py-spy the operator from its start to convergence
-    rounds: int = 1  # direct/operator pairs at each size; the figures are the median pair's
-
-    def phase_timeout(self, size: int) -> float:
-        return self.timeout if self.timeout is not None else max(120.0, 0.9 * size)
-
-
-def say_stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
-# -- what is applied ----------------------------------------------------------------------------
-
-
-def service_names(size: int) -> list[str]:
-    return [f"svc-{index:05d}" for index in range(size)]
-
-
-def service_manifest(name: str, namespace: str | None = None) -> Object:
-    """A simple service: nginx, one container, one port that is not published."""
-    metadata = {"name": name, **({"namespace": namespace} if namespace else {})}
-    return {
-        "apiVersion": f"{constants.GROUP}/{constants.VERSION}",
-        "kind": constants.KIND,
-        "metadata": metadata,
-        "spec": {"image": "nginx", "container_ports": [{"protocol": "tcp", "inner_port": 80}]},
-    }
-
-
-def rendered(service_list: Sequence[str], namespace: str) -> list[list[Object]]:
-    """What `dockercloud-operator render` prints for the services, grouped by service, in the
-    order it prints them."""
-    text = yaml.safe_dump_all([service_manifest(name) for name in service_list])
-    output, _notes = render(text, namespace)
-    groups: dict[str, list[Object]] = {}
-    for obj in yaml.safe_load_all(output):
-        if obj:
-            groups.setdefault(obj["metadata"]["labels"][constants.LABEL_SERVICE], []).append(obj)
-    return [groups[name] for name in service_list]
-
-
-UPDATE_ENV = "BENCH_UPDATE"  # the fleet-wide change of the update phase: one env var more
-
-
-def with_update(service: Object) -> Object:
-    """The service manifest with the update phase's env var."""
-    changed = copy.deepcopy(service)
-    changed["spec"]["container_envvars"] = [{"key": UPDATE_ENV, "value": "1"}]
-    return changed
-
-
-def deployment_with_update(deployment: Object) -> Object:
-    changed = copy.deepcopy(deployment)
-    container = changed["spec"]["template"]["spec"]["containers"][0]
-    container["env"] = [*container.get("env", []), {"name": UPDATE_ENV, "value": "1"}]
-    return changed
-
-
-def _has_update(env: list[Object], key: str) -> bool:
-    return any(entry.get(key) == UPDATE_ENV for entry in env)
-
-
-def deployment_rolled(deployment: Object) -> bool:
-    """The update is in its template, and every replica of it is available."""
-    containers = deployment["spec"]["template"]["spec"]["containers"]
-    return _has_update(containers[0].get("env") or [], "name") and deployment_available(deployment)
-
-
-def service_updated(service: Object) -> bool:
-    """The update is in its spec, and the operator reports it Running, synchronized, at it."""
-    status = service.get("status") or {}
-    return (
-        _has_update(service["spec"].get("container_envvars") or [], "key")
-        and status.get("state") == "Running"
-        and bool(status.get("synchronized"))
-        and status.get("observedGeneration") == service["metadata"].get("generation")
-    )
-
-
-# -- waiting ------------------------------------------------------------------------------------
-
-
-def wait_for_count(
-    what: str,
-    current: Callable[[], int],
-    total: int,
-    timeout: float,
-    say: Say,
-    check: Callable[[], None] = lambda: None,
-) -> float:
-    """Waits until `current()` reaches `total`, saying how far it got every few seconds;
-    returns the seconds waited."""
-    started = time.monotonic()
-    said_at, said = started, -1
-    while True:
-        check()
-        count, now = current(), time.monotonic()
-        if count >= total:
-            say(f"  {what} {count}/{total} ({now - started:.1f} s)")
-            return now - started
-        if now - started > timeout:
-            raise TimeoutError(f"{what}: only {count}/{total} after {timeout:.0f} s")
-        if now - said_at >= 2.0 and (count != said or now - said_at >= 10.0):
-            say(f"  {what} {count}/{total} ({now - started:.1f} s)")
-            said_at, said = now, count
-        time.sleep(0.1)
-
-
-def sleep_checking(seconds: float, check: Callable[[], None]) -> None:
-    deadline = time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0:
-        check()
-        time.sleep(min(0.5, left))
-
-
-def relative(times: dict[str, float], origin: float) -> list[float]:
-    return sorted(round(moment - origin, 3) for moment in times.values())
-
-
-def distribution(values: Sequence[float]) -> dict[str, float | None]:
-    return {
-        "p50_seconds": rounded(percentile(values, 0.5)),
-        "p95_seconds": rounded(percentile(values, 0.95)),
-        "max_seconds": rounded(max(values) if values else None),
-    }
-
-
-def per_service(counts: dict[str, int], size: int) -> dict[str, float]:
-    return {key: round(value / size, 2) for key, value in counts.items()}
-
-
-def request_counts(delta: Snapshot, size: int, top: int = 15) -> Result:
-    """All components' requests of a window, in total and per service, and the busiest
-    (verb, resource) pairs."""
-    totals = verb_totals(delta.by_verb)
-    return {
-        "all_components": totals,
-        "all_per_service": per_service(
-            {
-                "writes": totals["writes"],
-                "reads": totals["reads"],
-                "total": totals["writes"] + totals["reads"],
-            },
-            size,
-        ),
-        "top_resources": {key: int(count) for key, count in delta.by_resource.most_common(top)},
-        "server_mean_seconds": delta.mean_seconds(),
-        "server_busiest": delta.busiest(top),
-    }
-
-
-def own_counts(identity: Identity, delta: Snapshot, size: int) -> Result:
-    by_class = {name: count for name, count in identity.requests(delta.by_flow).items() if count}
-    totals = split(identity.requests(delta.by_flow))
-    return {
-        "by_class": by_class,
-        **totals,
-        "per_service": per_service(
-            {**totals, "total": totals["writes"] + totals["reads"], **by_class}, size
-        ),
-    }
-
+from testbed.controlplane import signals_raise
 
 # -- the baseline -------------------------------------------------------------------------------
-
-
-def plane(settings: Settings, say: Say) -> ControlPlane:
-    return ControlPlane(
-        node_count=settings.nodes,
-        api_qps=settings.api_qps,
-        api_burst=settings.api_burst,
-        say=say,
-        default_logs=False,
-    )
-
-
-def cpu_by_process(cluster: ControlPlane, operator: OperatorProcess | None = None) -> Result:
-    """CPU seconds so far of each control-plane component, of this process (the client and its
-    watches) and of the operator: on a machine of few cores they all share, the run's total
-    CPU is what its wall time pays for."""
-    seconds = {c.name: cpu_seconds(c.process.pid) for c in cluster.components if c.process}
-    seconds["bench client"] = time.process_time()
-    if operator is not None:
-        seconds["operator"] = operator.cpu_seconds()
-    return seconds
-
-
-def cpu_spent(before: Result, after: Result) -> Result:
-    spent = {name: round(after[name] - before[name], 2) for name in before}
-    return {**spent, "total": round(sum(spent.values()), 2)}
 
 
 def baseline_phase(size: int, settings: Settings, say: Say, workdir: Path) -> Result:
@@ -318,6 +133,7 @@ def baseline_phase(size: int, settings: Settings, say: Say, workdir: Path) -> Re
             "cpu_seconds": update_cpu,
             "client_per_update": own_counts(identity, update_delta, size)["per_service"],
             "all_components": request_counts(update_delta, size)["all_per_service"],
+            "requests": request_counts(update_delta, size),
         },
         "objects": sum(map(len, groups)),
         "apply_seconds": round(apply_seconds, 3),
@@ -336,6 +152,39 @@ def baseline_phase(size: int, settings: Settings, say: Say, workdir: Path) -> Re
 
 
 # -- the operator -------------------------------------------------------------------------------
+
+
+class StatusTrail:
+    """The statuses each service showed, in order (fed by a Tracker): how many status writes
+    an update cost, and which states they told."""
+
+    def __init__(self) -> None:
+        self.trails: dict[str, list[tuple[str, bool, str]]] = {}
+        self.lock = threading.Lock()
+
+    def seen(self, service: Object, now: float) -> None:
+        status = service.get("status") or {}
+        told = (status.get("state", ""), bool(status.get("synchronized")),
+                str(status.get("running_of_target", "")))  # fmt: skip
+        with self.lock:
+            trail = self.trails.setdefault(service["metadata"]["name"], [])
+            if not trail or trail[-1] != told:
+                trail.append(told)
+
+    def summary(self, top: int = 8) -> Result:
+        """Status changes an update (the first entry is the status before it), and the most
+        common sequences of (state, synchronized)."""
+        with self.lock:
+            trails = [t[1:] for t in self.trails.values()]
+        shapes = Counter(
+            " > ".join(f"{state}{'' if synced else '*'} {counts}" for state, synced, counts in t)
+            for t in trails
+        )
+        return {
+            "about": "statuses seen after the change, per service (* not synchronized)",
+            "writes_per_update": round(sum(map(len, trails)) / max(len(trails), 1), 2),
+            "most_common": dict(shapes.most_common(top)),
+        }
 
 
 class ReplicaChanges:
@@ -402,6 +251,41 @@ def time_spec_changes(
     return [
         changes.latency[names.workload(s)] for s in sample if names.workload(s) in changes.latency
     ], missed
+
+
+def restore_sample(
+    api: client.ApiClient,
+    namespace: str,
+    sample: Sequence[str],
+    timeout: float,
+    say: Say,
+    check: Callable[[], None],
+) -> None:
+    """The sample back to one container each, settled: the update then replaces as many
+    containers as it does in the other phases."""
+    custom = client.CustomObjectsApi(api)
+    for service in sample:
+        custom.patch_namespaced_custom_object(
+            constants.GROUP, constants.VERSION, namespace, constants.PLURAL, service,
+            {"spec": {"target_num_containers": 1}},
+            _content_type="application/merge-patch+json",
+        )  # fmt: skip
+
+    def settled() -> int:
+        listed = custom.list_namespaced_custom_object(
+            constants.GROUP, constants.VERSION, namespace, constants.PLURAL
+        )
+        wanted = set(sample)
+        return sum(
+            1
+            for item in listed["items"]
+            if item["metadata"]["name"] in wanted
+            and (item.get("status") or {}).get("running_of_target") == "1/1"
+            and service_running(item)
+            and item["status"].get("observedGeneration") == item["metadata"]["generation"]
+        )
+
+    wait_for_count("sample back to 1 container", settled, len(sample), timeout, say, check)
 
 
 def operator_phase(
@@ -479,10 +363,16 @@ def operator_phase(
             admin, namespace, sample, changes, timeout, say, operator.check_alive
         )
         end = metrics.scrape()
+        restore_sample(admin, namespace, sample, timeout, say, operator.check_alive)
         # The update phase: every Service resource changed at once (an env var more).
         say(f"operator update: {size} Service resources changed")
+        trail = StatusTrail()
         with Tracker(admin, constants.GROUP, constants.VERSION, constants.PLURAL, namespace,
-                     service_updated) as updated:  # fmt: skip
+                     service_updated, seen=trail.seen) as updated, \
+             Tracker(admin, "apps", "v1", "deployments", namespace,
+                     deployment_rolled) as rolled:  # fmt: skip
+            if settings.profile:
+                operator.start_profiler(out / f"operator-{size}{tag}-update.pyspy.txt")
             update_before, update_cpu_before = metrics.scrape(), cpu_by_process(cluster, operator)
             update_origin = time.monotonic()
             apply_all(kube, [[with_update(service_manifest(s, namespace))] for s in service_list],
@@ -492,6 +382,12 @@ def operator_phase(
             update_cpu = cpu_spent(update_cpu_before, cpu_by_process(cluster, operator))
             update_delta = metrics.scrape() - update_before
             update_times = relative(updated.ready_at, update_origin)
+            rolled_times = relative(rolled.ready_at, update_origin)
+            update_profile = None
+            if settings.profile and operator.profile is not None:
+                operator.stop_profiler()
+                update_profile = {"file": operator.profile.name,
+                                  **profile_summary(operator.profile)}  # fmt: skip
         memory_end = operator.memory_kib()
         said_end = operator.own_metrics()
         operator.check_alive()
@@ -508,8 +404,12 @@ def operator_phase(
             "seconds": update_times[-1],
             **{f"done_{key}": value for key, value in distribution(update_times).items()},
             "cpu_seconds": update_cpu,
+            "deployments_rolled": distribution(rolled_times),
             "operator_per_update": own_counts(identity, update_delta, size)["per_service"],
+            "statuses": trail.summary(),
             "all_components": request_counts(update_delta, size)["all_per_service"],
+            "requests": request_counts(update_delta, size),
+            "profile": update_profile,
         },
         "source": code,
         "startup_seconds": round(startup_seconds, 3),
@@ -626,14 +526,22 @@ def bench_size(
             pairs.append(
                 (
                     baseline_phase(size, settings, say, Path(folder)),
+                    floor_phase(size, settings, say, Path(folder)),
                     operator_phase(size, settings, say, Path(folder), out, tag),
                 )
             )
     rounds = [
         {
             "ratio": round(operator["converge_seconds"] / baseline["converge_seconds"], 3),
+            "floor_ratio": round(operator["converge_seconds"] / floor["converge_seconds"], 3),
             "direct_seconds": baseline["converge_seconds"],
+            "floor_seconds": floor["converge_seconds"],
             "operator_seconds": operator["converge_seconds"],
+            "floor_cpu_seconds": floor["cpu_seconds"]["total"],
+            "floor_update_seconds": floor["update"]["seconds"],
+            "update_floor_ratio": round(
+                operator["update"]["seconds"] / floor["update"]["seconds"], 3
+            ),
             "direct_cpu_seconds": baseline["cpu_seconds"]["total"],
             "operator_run_cpu_seconds": operator["cpu_seconds"]["total"],
             "operator_cpu_seconds": operator["cpu_seconds"]["operator"],
@@ -642,14 +550,14 @@ def bench_size(
             "operator_update_seconds": operator["update"]["seconds"],
             "operator_log": operator["log"]["file"],
         }
-        for baseline, operator in pairs
+        for baseline, floor, operator in pairs
     ]
     # The machine's other work makes single runs vary (the direct run by a quarter): the pair
     # of the median ratio speaks for the size, and every round's figures are kept.
     median = sorted(range(len(pairs)), key=lambda index: rounds[index]["ratio"])[
         (len(pairs) - 1) // 2
     ]
-    baseline, operator = pairs[median]
+    baseline, floor, operator = pairs[median]
     result: Result = {
         "size": size,
         "started": started.isoformat(timespec="seconds"),
@@ -665,12 +573,13 @@ def bench_size(
         "rounds": rounds,
         "median_round": median + 1,
         "baseline": baseline,
+        "floor": floor,
         "operator": operator,
     }
     result["warnings"] = [
         f"{phase}: nodes went NotReady {result[phase]['testbed']['node_not_ready']} times; "
         "pods may have been marked not ready, so its figures are suspect"
-        for phase in ("baseline", "operator")
+        for phase in ("baseline", "floor", "operator")
         if result[phase]["testbed"]["node_not_ready"]
     ]
     for warning in result["warnings"]:
@@ -694,8 +603,12 @@ def summarize(out: Path) -> Result:
                 "size": r["size"],
                 "started": r["started"],
                 "baseline_seconds": r["baseline"]["converge_seconds"],
+                "floor_seconds": r.get("floor", {}).get("converge_seconds"),
                 "operator_seconds": r["operator"]["converge_seconds"],
                 "ratio": r["ratio"],
+                "floor_ratio": r.get("rounds", [{}])[r.get("median_round", 1) - 1].get(
+                    "floor_ratio"
+                ),
                 "update_latency_p50_seconds": r["operator"]["update_latency"]["p50_seconds"],
                 "update_latency_p95_seconds": r["operator"]["update_latency"]["p95_seconds"],
                 "operator_requests_per_service": {
@@ -740,6 +653,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--nodes", type=int, default=defaults.nodes)
     parser.add_argument("--api-qps", type=int, default=defaults.api_qps)
     parser.add_argument("--api-burst", type=int, default=defaults.api_burst)
+    parser.add_argument("--controller-syncs", type=int, default=defaults.controller_syncs,
+                        help="kube-controller-manager's workers per workload controller "
+                        "(default %(default)s; 0: its own defaults)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=defaults.threads)
     parser.add_argument("--sample", type=int, default=defaults.sample,
                         help="spec changes to time (default %(default)s)")  # fmt: skip
@@ -755,6 +671,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings(
         nodes=args.nodes, api_qps=args.api_qps, api_burst=args.api_burst, threads=args.threads,
+        controller_syncs=args.controller_syncs or None,
         sample=args.sample, idle_seconds=args.idle_seconds, timeout=args.timeout,
         profile=args.profile, rounds=args.rounds,
     )  # fmt: skip

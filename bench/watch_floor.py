@@ -29,8 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.cluster import Tracker, api_client, apply_all, create_namespace, deployment_available
-from bench.process import cpu_seconds
-from bench.run import (
+from bench.common import (
     Settings,
     cpu_by_process,
     cpu_spent,
@@ -39,7 +38,8 @@ from bench.run import (
     service_names,
     wait_for_count,
 )
-from bench.run import say_stderr as say
+from bench.common import say_stderr as say
+from bench.process import cpu_seconds
 from dockercloud_operator.controller.kube import Kube
 from dockercloud_operator.schema import constants, names
 

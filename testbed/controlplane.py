@@ -141,6 +141,10 @@ class ControlPlane:
     # A log for every simulated container (testbed/container_logs.py); off for benchmarks,
     # where its requests would count against the API server.
     default_logs: bool = True
+    # Workers of each workload controller of kube-controller-manager (deployment, replicaset,
+    # statefulset, daemonset, Endpoints, EndpointSlice); None keeps its defaults (5; 2 for
+    # daemonsets). Benchmarks raise it so that no phase waits on those workers.
+    controller_syncs: int | None = None
     components: list[Component] = field(default_factory=list)
     server: str = ""
     _owns_workdir: bool = False
@@ -271,6 +275,7 @@ class ControlPlane:
             # A node that misses heartbeats goes NotReady and its pods lose Ready for good
             # (no kubelet restores it); on a loaded 2-core machine the default 50 s is tight.
             "--node-monitor-grace-period=2m",
+            *controller_syncs_flags(self.controller_syncs),
         )
         scheduler_port = free_port()
         self._launch(
@@ -466,6 +471,18 @@ class ControlPlane:
             if condition["type"] == "Ready" and condition["status"] == "True"
         ]
         return len(ready) == self.node_count
+
+
+# (--concurrent-service-endpoint-syncs is the EndpointSlice controller's.)
+CONTROLLER_SYNCS = ("deployment", "replicaset", "statefulset", "daemonset", "endpoint",
+                    "service-endpoint")  # fmt: skip
+
+
+def controller_syncs_flags(workers: int | None) -> list[str]:
+    """kube-controller-manager's --concurrent-<controller>-syncs for each workload controller."""
+    if workers is None:
+        return []
+    return [f"--concurrent-{name}-syncs={workers}" for name in CONTROLLER_SYNCS]
 
 
 def fake_node(name: str, labels: dict[str, str]) -> dict[str, Any]:

@@ -62,6 +62,25 @@ def test_a_small_benchmark_run_writes_well_formed_results(tmp_path: Path) -> Non
     # The direct client makes exactly one request per object: the FlowSchemas count it.
     assert baseline["api_requests"]["client"]["by_class"] == {"patch": 2 * SIZE}
 
+    # The floor makes exactly the writes a perfect operator would, and nothing else: a Service
+    # resource, its two children and one status write a service; on the update the Service
+    # resource, its Deployment and one status write.
+    floor = result["floor"]
+    assert floor["ready"] == SIZE and positive(floor["converge_seconds"])
+    assert floor["api_requests"]["client"]["by_class"] == {
+        "service-patch": SIZE, "patch": 2 * SIZE, "status-patch": SIZE
+    }  # fmt: skip
+    assert floor["api_requests"]["client"]["reads"] == 0
+    assert floor["update"]["client_per_update"] == {
+        "writes": 3.0, "reads": 0.0, "total": 3.0,
+        "service-patch": 1.0, "patch": 1.0, "status-patch": 1.0,
+    }  # fmt: skip
+    assert reported["floor_seconds"] == floor["converge_seconds"]
+    assert reported["floor_ratio"] == round(
+        operator["converge_seconds"] / floor["converge_seconds"], 3
+    )
+    assert positive(floor["cpu_seconds"]["kube-apiserver"])
+
     assert len(operator["children_ready_times"]) == SIZE
     own = operator["api_requests"]["operator"]
     assert own["by_class"]["patch"] >= 2 * SIZE  # at least its children, applied once each
@@ -86,5 +105,8 @@ def test_a_small_benchmark_run_writes_well_formed_results(tmp_path: Path) -> Non
     saved = json.loads((tmp_path / "summary.json").read_text())
     assert saved == summary
     assert [entry["size"] for entry in summary["runs"]] == [SIZE]
-    assert summary["table"].splitlines()[2].startswith(f"| {SIZE} |")
+    table = summary["table"].splitlines()
+    assert table[2].startswith(f"| {SIZE} | create |") and table[3].startswith(
+        f"| {SIZE} | update |"
+    )
     assert any(f"running {SIZE}/{SIZE}" in line for line in lines)
