@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client
@@ -178,3 +179,78 @@ def test_a_long_transition_writes_its_progress_once_a_refresh_interval(
     assert len(starting) <= 1 + int((done - starting[0][0]) / REFRESH) + 1, writes
     assert writes[-1][0] - done < 1.0  # the end is written at once
     assert reasons == ["Starting", "Running"]  # an Event for each state written, no more
+
+
+def test_a_long_redeploy_is_written_at_its_start_and_end(
+    api: client.ApiClient, namespace: str, refreshed: Operator
+) -> None:
+    """Three containers on a host port (one a node) move to nodes tagged `later`, which appear
+    one every 1.5 s: the rollout lasts about 5 s, while old and new containers come and go. A
+    watch on the resource counts every status write: the start (Redeploying) and the end
+    (Running), and in between at most one a refresh interval; an Event for each state written,
+    no more."""
+    from testbed.controlplane import fake_node
+
+    core = client.CoreV1Api(api)
+    custom = client.CustomObjectsApi(api)
+    tag = f"later-{namespace[-6:]}"
+    port = {"protocol": "tcp", "inner_port": 80, "published": True, "outer_port": 8282}
+    services.create(api, namespace, "web", image="nginx", target_num_containers=3,
+                    container_ports=[port])  # fmt: skip
+    wait_for(lambda: _state(api, namespace, "web") == "Running", "web to run", timeout=60)
+    time.sleep(REFRESH)  # the start's writes are over
+    before = _event_reasons(api, namespace, "web")
+    listed = custom.list_namespaced_custom_object(
+        "app.dockercloud.dev", "v1", namespace, "services", field_selector="metadata.name=web"
+    )
+    writes: list[tuple[float, dict[str, Any]]] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        from kubernetes import watch as kube_watch
+
+        seen = listed["items"][0].get("status")
+        stream = kube_watch.Watch()
+        for event in stream.stream(
+            custom.list_namespaced_custom_object, "app.dockercloud.dev", "v1", namespace,
+            "services", field_selector="metadata.name=web",
+            resource_version=listed["metadata"]["resourceVersion"], timeout_seconds=60,
+        ):  # fmt: skip
+            status = event["object"].get("status")
+            if status != seen:
+                writes.append((time.monotonic(), status))
+                seen = status
+            if stop.is_set():
+                stream.stop()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    nodes = [f"{tag}-{i}" for i in range(3)]
+    try:
+        services.patch_spec(api, namespace, "web", tags=[{"name": tag}])
+        time.sleep(2)  # the new containers wait for a node
+        for name in nodes:
+            core.create_node(fake_node(name, {f"tags.dockercloud.dev/{tag}": "true"}))
+            time.sleep(1.5)
+        wait_for(lambda: any(s.get("state") == "Running" and s.get("synchronized")
+                             for _, s in writes), "Running again", timeout=60)  # fmt: skip
+        time.sleep(REFRESH + 1)  # nothing more is written
+        reasons = _event_reasons(api, namespace, "web")[len(before) :]
+    finally:
+        stop.set()
+        services.patch_spec(api, namespace, "web", running=False)  # a write, to end the watch
+        watcher.join(10)
+        delete_services(api, namespace)
+        for name in nodes:
+            core.delete_node(name)
+    told = [(s.get("state"), s.get("synchronized"), s.get("running_of_target")) for _, s in writes]
+    ends = [index for index, (state, synced, _) in enumerate(told) if state == "Running" and synced]
+    told, times = told[: ends[0] + 1], [when for when, _ in writes][: ends[0] + 1]
+    assert told[0][:2] == ("Redeploying", False), told
+    assert told[-1] == ("Running", True, "3/3"), told
+    lasted = times[-1] - times[0]
+    assert lasted > REFRESH / 2, told  # long enough that progress would have shown
+    assert len(told) <= 2 + int(lasted / REFRESH), told
+    gaps = [b - a for a, b in itertools.pairwise(times[:-1])]
+    assert all(gap >= REFRESH - 0.5 for gap in gaps), (told, gaps)
+    assert reasons == ["Redeploying", "Running"], reasons

@@ -29,7 +29,12 @@ from dockercloud_operator.controller.kube import (
 )
 from dockercloud_operator.controller.retry import Retry
 from dockercloud_operator.controller.stacks import Stacks, stack_key
-from dockercloud_operator.controller.status import TRANSITIONAL, Observed, compute
+from dockercloud_operator.controller.status import (
+    TRANSITIONAL,
+    Observed,
+    compute,
+    observed_generation_lags,
+)
 from dockercloud_operator.controller.store import Key, Store
 from dockercloud_operator.controller.workqueue import WorkQueue
 from dockercloud_operator.resources import Built, build, object_key, restarts
@@ -347,14 +352,19 @@ class Reconciler:
             self._held.pop(key, None)
             return
         # A transition, or a rollout under way (not synchronized): written once it has lasted
-        # the hold, and then its progress once a refresh interval; what ends it at once.
-        moving = status["state"] in TRANSITIONAL or not status.get("synchronized", True)
-        if moving and not refused:
-            told = (status["state"], status.get("synchronized")) == (
-                previous.get("state"), previous.get("synchronized"),
-            )  # fmt: skip
-            if told:  # containers coming and going: however many, one write an interval
+        # the hold, and then its progress (the state it turns into, and the containers coming
+        # up) at most once a refresh interval; what ends it at once.
+        if _moving(status) and not refused:
+            if _moving(previous):  # told
+                if not _news(status, previous):
+                    self._held.pop(key, None)
+                    return
+                # however many containers come and go, one write an interval
                 due = self._written_at.get(key, 0.0) + self.status_refresh
+            elif status["state"] not in TRANSITIONAL and _unseen(observed.workload):
+                # A change its workload's controller has not acted on yet (a redeploy, say):
+                # which state it brings is the news, not the state before it.
+                due = since + self.status_refresh
             else:
                 due = since + self.status_hold
             left = due - time.monotonic()
@@ -432,6 +442,43 @@ def _condition_message(status: Object, kind: str) -> str | None:
     return next(
         (c.get("message") for c in status.get("conditions", []) if c.get("type") == kind), None
     )
+
+
+def _moving(status: Object) -> bool:
+    """A transition, or a rollout under way (the containers do not run the spec yet)."""
+    return status.get("state") in TRANSITIONAL or status.get("synchronized") is False
+
+
+def _news(status: Object, previous: Object) -> bool:
+    """What a transition's progress write would tell that the written status does not: a new
+    state, a condition (an action held, say), or more of the containers it waits for running.
+    Containers replaced while as many as wanted run (a rolling redeploy), or going away (a
+    scale down, a stop), are told by the write that ends the transition."""
+    if (status.get("state"), status.get("synchronized")) != (
+        previous.get("state"), previous.get("synchronized"),
+    ) or _conditions(status) != _conditions(previous):  # fmt: skip
+        return True
+    running, wanted = _running_of_target(status)
+    return _running_of_target(previous)[0] < running < wanted
+
+
+def _conditions(status: Object) -> set[tuple[str, str, str]]:
+    """The conditions but Ready, whose message only repeats the counts."""
+    return {
+        (c.get("type", ""), c.get("status", ""), c.get("message", ""))
+        for c in status.get("conditions", [])
+        if c.get("type") != "Ready"
+    }
+
+
+def _running_of_target(status: Object) -> tuple[int, int]:
+    running, _, wanted = str(status.get("running_of_target", "0/0")).partition("/")
+    return (int(running), int(wanted)) if running.isdigit() and wanted.isdigit() else (0, 0)
+
+
+def _unseen(workload: Object | None) -> bool:
+    """The workload's controller has not acted on its latest spec yet."""
+    return workload is not None and observed_generation_lags(workload)
 
 
 def _same(status: Object, previous: Object) -> bool:
