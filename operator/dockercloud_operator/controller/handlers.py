@@ -27,6 +27,7 @@ from dockercloud_operator.controller.settings import Settings
 from dockercloud_operator.schema import constants, names
 
 registry = kopf.OperatorRegistry()
+ERROR_BACKOFFS = (0.5, 1.0, *[2.0] * 30)  # seconds between a failed API request's retries
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
@@ -56,6 +57,11 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
+    # An API server that went away is tried again every 2 s at most, for about a minute: kopf's
+    # default doubles its waits up to 21 s, so a watch could stay away 20 s after the server
+    # is back (and a request that fails past the last wait stops the operator either way).
+    settings.networking.error_backoffs = ERROR_BACKOFFS
+    settings.networking.connect_timeout = 5
     settings.persistence.diffbase_storage = NoDiffBase()
     # Handler outcomes are not worth an Event each (the operator posts its own).
     settings.posting.enabled = False
