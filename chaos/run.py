@@ -25,6 +25,7 @@ from typing import Any
 from chaos import scenarios, specs
 from chaos.bed import Bed
 from chaos.report import RESULTS, Report, ScenarioResult
+from testbed.controlplane import signals_raise
 
 SCENARIOS = ("kills", "stacks", "outage", "conflicts", "fuzz", "deletions", "findings")
 
@@ -72,6 +73,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     add("--report", type=Path, default=RESULTS / "report.json", help="where the JSON goes")
     add("--workdir", type=Path, help="the control plane's folder (default: a temporary one)")
     add("--keep", action="store_true", help="keep the workdir")
+    add(
+        "--keep-bed",
+        action="store_true",
+        help="when a check fails, keep the control plane and the operator running, print the "
+        "kubeconfig, and wait for Ctrl-C (to look at what failed with kubectl)",
+    )
     args = parser.parse_args(argv)
     unknown = set(args.only.split(",")) - set(SCENARIOS)
     if unknown:
@@ -146,8 +153,11 @@ def main(argv: list[str] | None = None) -> int:
                 report.seconds = time.monotonic() - started
                 report.write(args.report)  # as it goes: a long run leaves what it found
             _keep_logs(bed, args.report.parent / "logs")
+            if args.keep_bed and report.failures:
+                report.write(args.report)
+                _hold(bed, say)
     finally:
-        if not args.keep and args.workdir is None:
+        if not (args.keep or args.keep_bed) and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
     report.seconds = time.monotonic() - started
     report.write(args.report)
@@ -161,6 +171,18 @@ def _printer(started: float) -> Callable[[str], None]:
         print(f"[{time.monotonic() - started:6.0f}s] {line}", flush=True)
 
     return say
+
+
+def _hold(bed: Bed, say: Callable[[str], None]) -> None:
+    """Keeps the bed as the failure left it until Ctrl-C (or SIGTERM)."""
+    say(f"a check failed; the bed is kept as it is: export KUBECONFIG={bed.plane.kubeconfig}")
+    say(f"   (its logs: {bed.plane.workdir}; the report: see above) Ctrl-C ends it")
+    with signals_raise():
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            say("the bed is stopped")
 
 
 def _keep_logs(bed: Bed, folder: Path) -> None:
