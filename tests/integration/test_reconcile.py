@@ -302,6 +302,15 @@ def test_a_restarted_operator_writes_nothing_over_existing_services(
     )  # fmt: skip
     wait_for(lambda: services.exactly_running(api, namespace, "web", 2), "the web containers")
 
+    def settled(name: str, running_of_target: str) -> bool:
+        status = services.get(api, namespace, name).get("status") or {}
+        return (status.get("state"), status.get("running_of_target")) == (
+            "Running", running_of_target,
+        )  # fmt: skip
+
+    # Its status written too (a moment after the containers run), before it is looked at.
+    wait_for(lambda: settled("db", "1/1") and settled("web", "2/2"), "both to be Running")
+
     def versions() -> dict[str, str]:
         listed = [
             *client.AppsV1Api(api).list_namespaced_deployment(namespace).items,

@@ -128,7 +128,7 @@ def _watch_children(api_version: str, kind: str) -> None:
         child = {"apiVersion": api_version, "kind": kind, **dict(body)}
         owner = store.remove_child(child) if event["type"] == "DELETED" else store.put_child(child)
         if owner is not None:  # a deleted or edited child is restored by its service
-            memo.reconciler.queue.add(owner)
+            memo.reconciler.owned_changed(owner)
 
     kopf.on.event(
         group=group,
@@ -153,4 +153,4 @@ async def pod_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_:
     pod = dict(body)
     owner = store.remove_pod(pod) if event["type"] == "DELETED" else store.put_pod(pod)
     if owner is not None:
-        memo.reconciler.queue.add(owner)
+        memo.reconciler.owned_changed(owner)

@@ -49,6 +49,10 @@ logger = logging.getLogger(__name__)
 MANAGED = f"{constants.LABEL_MANAGED_BY}={names.OPERATOR}"
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet"}
 CONFIRM_AFTER = 20.0  # seconds: ample for the watches' first listing, even at scale
+# Seconds the events of a service's children and pods are gathered, from the first, before it
+# is looked at again: a rollout's pods and workload change in bursts (a pod made, bound,
+# started, ready; the workload's status after each), and one look sees all of a burst.
+CHANGE_BATCH = 0.3
 STATUS_HOLD = 1.0  # seconds a transitional state lasts before it is written
 # Seconds between writes of a transition's progress (its counts) once its state is written.
 STATUS_REFRESH = 5.0
@@ -155,6 +159,16 @@ class Reconciler:
             self.queue.add(dependent)
         if stack := stack_key(body):  # its stack's state follows its own
             self.queue.add(stack)
+
+    def owned_changed(self, key: Key) -> None:
+        """A child or pod of the service changed: look at the service again shortly, with
+        whatever else changes meanwhile. Never later than the status hold: a state that lasts
+        it is seen (with no hold, every state is)."""
+        batch = min(CHANGE_BATCH, self.status_hold)
+        if batch > 0:
+            self.queue.add_after(key, batch)
+        else:
+            self.queue.add(key)
 
     def stack_seen(self, body: Object) -> None:
         self.queue.add(self.stacks.seen(body))
