@@ -13,7 +13,7 @@ deletion timestamp."""
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -54,10 +54,22 @@ class Verdict:
     services: int = 0
     objects: int = 0  # services, children, pods and claims looked at
     seconds: float = 0.0
+    # Each look of a convergence: (seconds since it began, the count of problems by check).
+    timeline: list[tuple[float, Counter[str]]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def cleared(self) -> dict[str, float]:
+        """Per kind of problem, the seconds after which no look saw it any more: where a
+        convergence's time went (children not applied, pods not rolled, status not written)."""
+        last: dict[str, float] = {}
+        for index, (_, kinds) in enumerate(self.timeline):
+            for kind in kinds:
+                following = self.timeline[index + 1][0] if index + 1 < len(self.timeline) else None
+                last[kind] = following if following is not None else self.seconds
+        return dict(sorted(last.items(), key=lambda item: item[1]))
 
     def summary(self, limit: int = 12) -> str:
         lines = [str(p) for p in self.problems[:limit]]
@@ -249,9 +261,13 @@ def converge(
     (with `seconds` the time it took to converge, or the timeout)."""
     started = time.monotonic()
     gone = list(gone)
+    timeline: list[tuple[float, Counter[str]]] = []
     while True:
+        looked = time.monotonic() - started
         verdict = inspect(api, namespaces, states=states, gone=gone)
         verdict.seconds = time.monotonic() - started
+        timeline.append((looked, Counter(p.check for p in verdict.problems)))
+        verdict.timeline = timeline
         if verdict.ok or verdict.seconds > timeout:
             return verdict
         time.sleep(interval)

@@ -83,7 +83,9 @@ def _check_converged(
     verdict = checks.converge(bed.client, namespaces, timeout, **kwargs)
     result.objects_checked += verdict.objects
     if verdict.ok:
-        result.note(f"{what}: converged in {verdict.seconds:.0f}s ({verdict.objects} objects)")
+        cleared = ", ".join(f"{kind} {seconds:.1f}s" for kind, seconds in verdict.cleared().items())
+        result.note(f"{what}: converged in {verdict.seconds:.0f}s ({verdict.objects} objects)"
+                    + (f"; problems last seen: {cleared}" if cleared else ""))  # fmt: skip
     else:
         result.fail(
             "convergence",
@@ -475,6 +477,8 @@ def control_plane_outage(
         change(services // 4, 5)
         seconds = bed.restart_apiserver(down, kill=True)
         result.note(f"kube-apiserver (SIGKILL, {down:.0f}s down) ready again in {seconds:.1f}s")
+        # How long the services take to be right again, from the API server's answer.
+        _check_converged(bed, result, [namespace], timeout, "after the SIGKILL")
 
     runs = {
         "restart": ("kube-apiserver restarted", apiserver_restart),
