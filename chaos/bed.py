@@ -217,7 +217,7 @@ class Bed:
             # it cannot collect the children of a deleted service (`unable to get REST mapping
             # for app.dockercloud.dev/v1/Service`), so a run's first deletions would leak.
             self._install_crd()
-            self._patient_node_monitor()
+            self._restart_controller_manager()
             self.operator = Operator(self.plane.kubeconfig, self.workdir / "operator.log")
             self._stack.callback(self.operator.stop)
             stop = threading.Event()
@@ -258,18 +258,13 @@ class Bed:
                 process.kill()
                 process.wait()
 
-    def _patient_node_monitor(self) -> None:
-        """kube-controller-manager again, with a node-monitor grace period of an hour.
-
-        kwok v0.7.0 (the bed's simulated kubelets) stops renewing some node leases after the
-        API server has been away. 50 seconds later (the default grace period) the node
-        lifecycle controller marks the nodes NotReady, and so every pod on them, and kwok never
-        makes those pods Ready again: every service would stay `Partly running` for reasons
-        that have nothing to do with the operator. The faults are aimed at the control plane
-        and the operator, not at the kubelets, so the nodes are taken to be healthy."""
+    def _restart_controller_manager(self) -> None:
+        """kube-controller-manager again, now that the CRD is there (see `__enter__`). The
+        nodes keep the test bed's grace period: kwok's leases are watched by the bed's own
+        watchdog (`testbed.controlplane.LeaseWatchdog`), which restarts kwok should it stop
+        renewing them."""
         component = self.component("kube-controller-manager")
         component.stop()
-        component.command.append("--node-monitor-grace-period=1h")
         component.start()
         port = next(a.split("=", 1)[1] for a in component.command if a.startswith("--secure-port="))
         deadline = time.monotonic() + 60

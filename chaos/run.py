@@ -12,6 +12,7 @@ so the suite always starts its own (on loopback ports)."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -152,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"checked, {result.seconds:.0f}s")  # fmt: skip
                 report.seconds = time.monotonic() - started
                 report.write(args.report)  # as it goes: a long run leaves what it found
+            report.scenarios.append(_bed_health(bed))
             _keep_logs(bed, args.report.parent / "logs")
             if args.keep_bed and report.failures:
                 report.write(args.report)
@@ -171,6 +173,24 @@ def _printer(started: float) -> Callable[[str], None]:
         print(f"[{time.monotonic() - started:6.0f}s] {line}", flush=True)
 
     return say
+
+
+def _bed_health(bed: Bed) -> ScenarioResult:
+    """Whether the bed's nodes stayed Ready through the faults (they run with the test bed's
+    node grace period), and how often kwok had to be restarted for its leases."""
+    result = ScenarioResult("test bed")
+    events = bed.client.call_api(*bed.client.param_serialize(
+        method="GET", resource_path="/api/v1/events", auth_settings=["BearerToken"],
+        query_params=[("fieldSelector", "reason=NodeNotReady")]))  # fmt: skip
+    events.read()
+    not_ready = sum(int(e.get("count") or 1) for e in json.loads(events.data)["items"])
+    watchdog = bed.plane.workdir / "logs" / "kwok-watchdog.log" if bed.plane.workdir else None
+    restarts = watchdog.read_text().count("restarting it") if watchdog and watchdog.exists() else 0
+    result.note(f"kwok restarted by the lease watchdog {restarts} times")
+    if not_ready:
+        result.fail("nodes", f"nodes went NotReady {not_ready} times: pods lost Ready, and the "
+                    "figures of the scenarios are suspect")  # fmt: skip
+    return result
 
 
 def _hold(bed: Bed, say: Callable[[str], None]) -> None:

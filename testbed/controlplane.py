@@ -64,6 +64,10 @@ STORAGE_CLASS = "testbed"
 PROVISIONER = "testbed.dockercloud.dev/hostpath"
 PROVISION_INTERVAL = 0.5
 LOG_WRITER_INTERVAL = 1.0
+# kwok renews a node's Lease about every 10 s (its duration is 40 s): one not renewed for this
+# long, on two looks in a row, means kwok stopped renewing it, and kwok is restarted.
+LEASE_STALE_SECONDS = 45.0
+LEASE_CHECK_INTERVAL = 10.0
 _PR_SET_PDEATHSIG = 1
 
 
@@ -324,6 +328,7 @@ class ControlPlane:
         self._api("POST", "/apis/storage.k8s.io/v1/storageclasses", storage_class())
         self._stopping.clear()
         self._keep("provisioner", self._provision_pass, PROVISION_INTERVAL)
+        self._keep("kwok-watchdog", LeaseWatchdog(self).step, LEASE_CHECK_INTERVAL)
         if self.default_logs:
             writer = LogWriter(workdir / "container-logs", self._api, self._logger("log-writer"))
             self._keep("log-writer", writer.step, LOG_WRITER_INTERVAL)
@@ -483,6 +488,53 @@ def controller_syncs_flags(workers: int | None) -> list[str]:
     if workers is None:
         return []
     return [f"--concurrent-{name}-syncs={workers}" for name in CONTROLLER_SYNCS]
+
+
+def stale_leases(leases: list[dict[str, Any]], nodes: set[str], now: datetime.datetime,
+                 limit: float = LEASE_STALE_SECONDS) -> list[str]:  # fmt: skip
+    """The kwok nodes whose Lease was last renewed more than `limit` seconds before `now`."""
+    stale = []
+    for lease in leases:
+        name, renewed = lease["metadata"]["name"], lease.get("spec", {}).get("renewTime")
+        if name not in nodes or not renewed:
+            continue
+        age = (now - datetime.datetime.fromisoformat(renewed)).total_seconds()
+        if age > limit:
+            stale.append(name)
+    return sorted(stale)
+
+
+class LeaseWatchdog:
+    """Restarts kwok when it has stopped renewing its nodes' Leases while the API server
+    answers (seen once, after an API server outage): the node lifecycle controller would
+    otherwise mark the nodes NotReady, and every pod on them, for reasons outside what runs on
+    the plane. Each restart is logged (logs/kwok-watchdog.log)."""
+
+    def __init__(self, plane: ControlPlane) -> None:
+        self.plane = plane
+        self.suspects: set[str] = set()
+        self.restarts = 0
+
+    def step(self) -> None:
+        nodes = {
+            node["metadata"]["name"]
+            for node in self.plane._api("GET", "/api/v1/nodes")["items"]
+            if KWOK_NODE_ANNOTATION in node["metadata"].get("annotations", {})
+        }
+        leases = self.plane._api("GET", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/"
+                                 "leases")["items"]  # fmt: skip
+        stale = set(stale_leases(leases, nodes, datetime.datetime.now(datetime.UTC)))
+        confirmed, self.suspects = stale & self.suspects, stale
+        if not confirmed:
+            return
+        say = self.plane._logger("kwok-watchdog")
+        say(f"kwok has not renewed the leases of {sorted(confirmed)} for over "
+            f"{LEASE_STALE_SECONDS:.0f}s; restarting it")  # fmt: skip
+        kwok = next(c for c in self.plane.components if c.name == "kwok")
+        kwok.stop()
+        kwok.start()
+        self.restarts += 1
+        self.suspects = set()
 
 
 def fake_node(name: str, labels: dict[str, str]) -> dict[str, Any]:

@@ -232,3 +232,23 @@ def test_kwoks_crds_are_read_from_its_modules_kustomize_bases(tmp_path: Path) ->
     (bases / f"{KWOK_GROUP}_logs.yaml").write_text(_crd("Stage"))
     with pytest.raises(StartError, match="not a CustomResourceDefinition"):
         read_kwok_crds(tmp_path)
+
+
+def test_stale_leases_are_the_kwok_nodes_not_renewed_for_too_long() -> None:
+    import datetime
+
+    from testbed.controlplane import stale_leases
+
+    now = datetime.datetime(2026, 11, 29, 3, 0, 0, tzinfo=datetime.UTC)
+
+    def lease(name: str, seconds_ago: float | None) -> dict[str, object]:
+        spec = {} if seconds_ago is None else {
+            "renewTime": (now - datetime.timedelta(seconds=seconds_ago)).strftime(
+                "%Y-%m-%dT%H:%M:%S.%fZ")}  # fmt: skip
+        return {"metadata": {"name": name}, "spec": spec}
+
+    leases = [lease("kwok-node-0", 5), lease("kwok-node-1", 46), lease("kwok-node-2", 300),
+              lease("kwok-node-3", None), lease("real-node", 600)]  # fmt: skip
+    nodes = {"kwok-node-0", "kwok-node-1", "kwok-node-2", "kwok-node-3"}
+    assert stale_leases(leases, nodes, now) == ["kwok-node-1", "kwok-node-2"]
+    assert stale_leases(leases, nodes, now, limit=100) == ["kwok-node-2"]
