@@ -49,12 +49,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     add("--down", type=float, default=5.0, help="outage: seconds each outage lasts (5)")
     add(
         "--outages",
-        default=",".join(scenarios.OUTAGES),
+        default=",".join(scenarios.DEFAULT_OUTAGES),
         help=f"outage: which, in order, of {', '.join(scenarios.OUTAGES)}",
     )
     add("--conflict-services", type=int, default=20, help="conflicts: services (20)")
     add("--conflict-seconds", type=float, default=30.0, help="conflicts: writers run (30s)")
-    add("--examples", type=int, default=2000, help="fuzz: hypothesis examples (2000)")
+    add("--examples", type=int, default=10000, help="fuzz: hypothesis examples (10000)")
     add("--batch", type=int, default=25, help="fuzz: accepted specs checked at a time (25)")
     add(
         "--big-target",

@@ -45,6 +45,8 @@ INTRUDER = "chaos-intruder"  # the other client's field manager
 INTRUDER_KEY = "chaos.dockercloud.dev/intruder"
 # kube-apiserver SIGTERM + restart, etcd SIGSTOP, kube-apiserver SIGSTOP, SIGKILL + restart.
 OUTAGES = ("restart", "etcd", "freeze", "kill")
+# The default run: five outages of kube-apiserver (and etcd frozen once).
+DEFAULT_OUTAGES = ("restart", "etcd", "freeze", "kill", "restart", "kill")
 
 
 # -- helpers ------------------------------------------------------------------------------------
