@@ -18,12 +18,14 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.cluster import (
     Identity,
     Metrics,
+    Snapshot,
     Tracker,
     api_client,
     create_namespace,
@@ -131,6 +133,17 @@ class StatusWriter:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+@dataclass(frozen=True)
+class Timed:
+    """One timed part of the floor: each service's time, the CPU of every process, and the
+    API server's request counters over it."""
+
+    times: list[float]
+    cpu: Result
+    delta: Snapshot
+    apply_seconds: float
+
+
 def each(call: Callable[[str], None], items: Sequence[str], threads: int, timeout: float) -> float:
     """`call` for each item, on `threads` threads (as `apply_all` applies); the seconds taken."""
     started = time.monotonic()
@@ -172,11 +185,9 @@ def floor_phase(size: int, settings: Settings, say: Say, workdir: Path) -> Resul
         groups = dict(zip(service_list, rendered(service_list, namespace), strict=True))
         kube = Kube(api_client(identity.kubeconfig), field_manager="bench-floor")
         writer = StatusWriter(kube, settings.threads)
-        bodies: dict[str, Object] = {}
 
         def create(name: str) -> None:
             body = kube.apply(service_manifest(name, namespace))
-            bodies[name] = body
             writer.expect(body)
             for child in owned(groups[name], body):
                 kube.apply(child)
@@ -188,46 +199,45 @@ def floor_phase(size: int, settings: Settings, say: Say, workdir: Path) -> Resul
                 if child["kind"] == "Deployment":
                     kube.apply(owned([deployment_with_update(child)], body)[0])
 
-        say(f"floor: {size} Service resources and their children into {namespace}, "
-            "one status write each, no operator")  # fmt: skip
-        try:
+        def timed(call: Callable[[str], None], written: Callable[[Object], bool],
+                  rolled: Callable[[Object], bool], what: str) -> Timed:  # fmt: skip
+            """`call` for every service; timed until every status is `written`, each once
+            its Deployment is `rolled`."""
+            writer.restart(rolled)
             with Tracker(admin, constants.GROUP, constants.VERSION, constants.PLURAL, namespace,
-                         _status_written) as written, \
-                 Tracker(admin, "apps", "v1", "deployments", namespace, deployment_available,
+                         written) as statuses, \
+                 Tracker(admin, "apps", "v1", "deployments", namespace, rolled,
                          seen=writer.seen):  # fmt: skip
                 before, cpu_before = metrics.scrape(), cpu_by_process(cluster)
                 origin = time.monotonic()
-                apply_seconds = each(create, service_list, settings.threads, timeout)
-                say(f"  applied in {apply_seconds:.1f} s")
-                wait_for_count("written", lambda: written.count, size, timeout, say, writer.check)
-                cpu = cpu_spent(cpu_before, cpu_by_process(cluster))
-                delta = metrics.scrape() - before
-                times = relative(written.ready_at, origin)
+                applied = each(call, service_list, settings.threads, timeout)
+                say(f"  applied in {applied:.1f} s")
+                wait_for_count(what, lambda: statuses.count, size, timeout, say, writer.check)
+                return Timed(
+                    times=relative(statuses.ready_at, origin),
+                    cpu=cpu_spent(cpu_before, cpu_by_process(cluster)),
+                    delta=metrics.scrape() - before,
+                    apply_seconds=applied,
+                )
 
+        try:
+            say(f"floor: {size} Service resources and their children into {namespace}, "
+                "one status write each, no operator")  # fmt: skip
+            created = timed(create, _status_written, deployment_available, "written")
             say(f"floor update: {size} Service resources changed, their Deployments patched")
-            writer.restart(deployment_rolled)
-            with Tracker(admin, constants.GROUP, constants.VERSION, constants.PLURAL, namespace,
-                         service_updated) as updated, \
-                 Tracker(admin, "apps", "v1", "deployments", namespace, deployment_rolled,
-                         seen=writer.seen):  # fmt: skip
-                update_before, update_cpu_before = metrics.scrape(), cpu_by_process(cluster)
-                update_origin = time.monotonic()
-                each(change, service_list, settings.threads, timeout)
-                wait_for_count("updated", lambda: updated.count, size, timeout, say, writer.check)
-                update_cpu = cpu_spent(update_cpu_before, cpu_by_process(cluster))
-                update_delta = metrics.scrape() - update_before
-                update_times = relative(updated.ready_at, update_origin)
+            updated = timed(change, service_updated, deployment_rolled, "updated")
         finally:
             writer.close()
         bed = {"node_not_ready": node_not_ready_events(admin)}
+    times, delta, update_delta = created.times, created.delta, updated.delta
     return {
         "namespace": namespace,
         "converge_seconds": times[-1],
         "ready": len(times),
         "ready_times": times,
         **{f"ready_{key}": value for key, value in distribution(times).items()},
-        "apply_seconds": round(apply_seconds, 3),
-        "cpu_seconds": cpu,
+        "apply_seconds": round(created.apply_seconds, 3),
+        "cpu_seconds": created.cpu,
         "api_requests": {
             "window": "first apply to every status written",
             **request_counts(delta, size),
@@ -237,9 +247,9 @@ def floor_phase(size: int, settings: Settings, say: Say, workdir: Path) -> Resul
         "update": {
             "about": "every Service resource changed and its Deployment patched (an env var "
             "more), until each has its status written at the new generation",
-            "seconds": update_times[-1],
-            **{f"done_{key}": value for key, value in distribution(update_times).items()},
-            "cpu_seconds": update_cpu,
+            "seconds": updated.times[-1],
+            **{f"done_{key}": value for key, value in distribution(updated.times).items()},
+            "cpu_seconds": updated.cpu,
             "client_per_update": own_counts(identity, update_delta, size)["per_service"],
             "all_components": request_counts(update_delta, size)["all_per_service"],
             "requests": request_counts(update_delta, size),
