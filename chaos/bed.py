@@ -98,6 +98,7 @@ class Operator:
     unexpected_exits: list[int] = field(default_factory=list)  # exit codes nobody asked for
     memory_limit: int = 2 << 30  # bytes of RSS; beyond it the watchdog SIGKILLs the operator
     memory_kills: list[int] = field(default_factory=list)  # the RSS it had when killed
+    env: dict[str, str] = field(default_factory=dict)  # settings of its own (DOCKERCLOUD_...)
 
     def start(self, timeout: float = 90.0) -> float:
         """Starts it and waits until it has listed the world; returns the seconds that took."""
@@ -107,6 +108,7 @@ class Operator:
             **{k: v for k, v in os.environ.items() if not k.startswith("DOCKERCLOUD_")},
             "KUBECONFIG": str(self.kubeconfig),
             "DOCKERCLOUD_METRICS_PORT": "0",  # several operators may run on this machine
+            **self.env,
         }
         started = time.monotonic()
         with self.log.open("ab") as log:
@@ -196,8 +198,12 @@ class Operator:
 class Bed:
     """A control plane, the CRD and the operator (not started: `bed.operator.start()`)."""
 
-    def __init__(self, workdir: Path, say: Callable[[str], None] = print) -> None:
+    def __init__(
+        self, workdir: Path, say: Callable[[str], None] = print, restart_controllers: bool = True
+    ) -> None:
         self.workdir = workdir
+        self.restart_controllers = restart_controllers  # after an API server restart
+        self.controllers_restarted_in = 0.0  # seconds, after the API server answered
         self.say = say
         self.plane = ControlPlane(workdir=workdir / "plane", say=say, default_logs=False)
         self._stack = contextlib.ExitStack()
@@ -263,7 +269,11 @@ class Bed:
         nodes keep the test bed's grace period: kwok's leases are watched by the bed's own
         watchdog (`testbed.controlplane.LeaseWatchdog`), which restarts kwok should it stop
         renewing them."""
-        component = self.component("kube-controller-manager")
+        self.restart("kube-controller-manager")
+
+    def restart(self, name: str) -> None:
+        """Stops a component and starts it again; returns once it answers its /healthz."""
+        component = self.component(name)
         component.stop()
         component.start()
         port = next(a.split("=", 1)[1] for a in component.command if a.startswith("--secure-port="))
@@ -271,7 +281,7 @@ class Bed:
         while not _http_ok(f"https://127.0.0.1:{port}/healthz"):
             component.check_alive()
             if time.monotonic() > deadline:
-                raise BedError("kube-controller-manager did not come back in 60s")
+                raise BedError(f"{name} did not come back in 60s")
             time.sleep(0.2)
 
     def _install_crd(self) -> None:
@@ -337,7 +347,22 @@ class Bed:
         self.stop_component("kube-apiserver", kill=kill)
         time.sleep(down_for)
         self.start_component("kube-apiserver")
-        return self.wait_api()
+        seconds = self.wait_api()
+        if self.restart_controllers:
+            began = time.monotonic()
+            self._restart_controllers()
+            self.controllers_restarted_in = time.monotonic() - began
+        return seconds
+
+    def _restart_controllers(self) -> None:
+        """kube-controller-manager and kube-scheduler started afresh once the API server is
+        back. Left running, their informers come back only after client-go's watch backoff
+        (up to a minute, longer with each outage within two minutes of the last), and
+        kube-controller-manager was seen to leave an old ReplicaSet's pods running for good
+        (its sync failed during the outage, and nothing made it look again). On a cluster they
+        restart when their leader election is lost, which a longer outage does."""
+        for name in ("kube-controller-manager", "kube-scheduler"):
+            self.restart(name)
 
 
 def describe(error: BaseException) -> str:

@@ -28,7 +28,7 @@ from chaos.bed import Bed
 from chaos.report import RESULTS, Report, ScenarioResult
 from testbed.controlplane import signals_raise
 
-SCENARIOS = ("kills", "stacks", "outage", "conflicts", "fuzz", "deletions", "findings")
+SCENARIOS = ("kills", "ha", "stacks", "outage", "conflicts", "fuzz", "deletions", "findings")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,6 +44,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     add("--rounds", type=int, default=20, help="kills: SIGKILL rounds (20)")
     add("--max-delay", type=float, default=4.0, help="kills: longest wait before a kill (4s)")
     add("--verify-every", type=int, default=0, help="kills: full check every N rounds (0: end)")
+    add("--ha-services", type=int, default=60, help="ha: services of the two replicas (60)")
+    add("--ha-rounds", type=int, default=10, help="ha: SIGKILLs of the leader (10)")
     add("--stack-services", type=int, default=20, help="stacks: services in the stack (20)")
     add("--outage-services", type=int, default=40, help="outage: services (40)")
     add("--down", type=float, default=5.0, help="outage: seconds each outage lasts (5)")
@@ -70,6 +72,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         default="",
         metavar="KINDS",
         help=f"roll-out changes to leave out, comma-separated, of {', '.join(specs.MUTATIONS)}",
+    )
+    add(
+        "--keep-controllers",
+        action="store_true",
+        help="outage: leave kube-controller-manager and kube-scheduler running through an API "
+        "server restart (by default they are started afresh once it is back)",
     )
     add("--report", type=Path, default=RESULTS / "report.json", help="where the JSON goes")
     add("--workdir", type=Path, help="the control plane's folder (default: a temporary one)")
@@ -105,6 +113,8 @@ def plan(args: argparse.Namespace, rng: random.Random, seed: int) -> list[Run]:
         "kills": ("operator SIGKILL", scenarios.operator_kills, dict(
             services=args.services, rounds=args.rounds, rng=rng, timeout=args.timeout,
             max_delay=args.max_delay, verify_every=args.verify_every)),
+        "ha": ("leader SIGKILL", scenarios.leader_kills, dict(
+            services=args.ha_services, rounds=args.ha_rounds, rng=rng, timeout=args.timeout)),
         "stacks": ("stacks under SIGKILL", scenarios.stack_kills, dict(
             services=args.stack_services, rng=rng, timeout=args.timeout)),
         "outage": ("control plane outage", scenarios.control_plane_outage, dict(
@@ -134,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="dockercloud-chaos-"))
     say = _printer(started)
     try:
-        with Bed(workdir, say=say) as bed:
+        with Bed(workdir, say=say, restart_controllers=not args.keep_controllers) as bed:
             bed.op.start()
             for title, run, sizes in plan(args, rng, seed):
                 result = ScenarioResult(title, sizes={k: v for k, v in sizes.items()

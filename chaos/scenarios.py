@@ -23,7 +23,7 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from chaos import checks
-from chaos.bed import Bed, LogRecord, describe, retrying
+from chaos.bed import Bed, LogRecord, Operator, describe, retrying
 from chaos.cluster import (
     create_service,
     delete_namespace,
@@ -254,6 +254,103 @@ def _running(target: Callable[[threading.Event], None], name: str) -> Iterator[t
         raise RuntimeError(f"{name} failed: {describe(errors[0])}") from errors[0]
 
 
+# -- 1b. two replicas, the leader SIGKILLed ----------------------------------------------------
+
+TOOK_OVER = "Took over: holding the Lease"
+LEADING = "Leading: holding the Lease"
+HANDOVER_BOUND = 40.0  # the Lease's 15 s, a 2 s retry period, the listing; with room to spare
+
+
+def leader_kills(
+    bed: Bed,
+    result: ScenarioResult,
+    *,
+    services: int = 60,
+    rounds: int = 10,
+    rng: random.Random,
+    timeout: float = 300.0,
+) -> None:
+    """Two replicas of the operator with leader election; in each round, mid-rollout, the one
+    holding the Lease is SIGKILLed: the other must take over within the Lease's bound, and the
+    killed one comes back as the standby. Afterwards every service must be Running with
+    exactly its children (nothing made twice), and every spec change applied."""
+    namespace = "ha"
+    ensure_namespace(bed.client, namespace)
+    keys = [(namespace, f"svc-{i}") for i in range(services)]
+    specs = {key: rollout_spec(rng) for key in keys}
+    result.services = services
+    replicas = {
+        name: Operator(bed.plane.kubeconfig, bed.workdir / f"operator-{name}.log", env={
+            "DOCKERCLOUD_LEADER_ELECTION": "true", "POD_NAME": name,
+            "DOCKERCLOUD_LEASE_NAME": "dockercloud-operator-chaos",
+            "DOCKERCLOUD_LEASE_NAMESPACE": namespace,
+        })
+        for name in ("replica-a", "replica-b")
+    }  # fmt: skip
+    bed.op.stop()  # the suite's single operator stands aside: only the replicas act
+    try:
+        for replica in replicas.values():
+            replica.start()
+        _create_all(bed, specs)
+        handovers: list[float] = []
+        for round_ in range(1, rounds + 1):
+            result.rounds = round_
+            for key in rng.sample(keys, k=max(1, services // 5)):
+                patch = mutation(rng, specs[key], round_)
+                retrying(functools.partial(patch_spec, bed.client, key[0], key[1], patch), "patch")
+            time.sleep(rng.uniform(0.5, 3.0))  # mid-rollout
+            leader = _lease_holder(bed, namespace, "dockercloud-operator-chaos")
+            if leader not in replicas:
+                result.fail("leader", f"round {round_}: the Lease is held by {leader!r}")
+                return
+            standby = next(r for name, r in replicas.items() if name != leader)
+            offset = standby.size()
+            replicas[leader].kill()
+            killed_at = time.monotonic()
+            while TOOK_OVER not in standby.output(offset):
+                if time.monotonic() - killed_at > HANDOVER_BOUND or not standby.alive():
+                    result.fail(
+                        "takeover",
+                        f"round {round_}: the standby did not take over "
+                        f"within {HANDOVER_BOUND:.0f}s",
+                        standby.output(offset)[-3000:],
+                    )
+                    return  # fmt: skip
+                time.sleep(0.2)
+            handovers.append(time.monotonic() - killed_at)
+            replicas[leader].start()  # back, as the standby
+            result.rounds_survived += 1
+        result.note(f"handovers after the leader's SIGKILL: {min(handovers):.1f}-"
+                    f"{max(handovers):.1f}s (the Lease lasts 15s)")  # fmt: skip
+        _check_converged(bed, result, [namespace], timeout, f"after {rounds} leader kills")
+        live = {s["metadata"]["name"]: s["spec"] for s in list_services(bed.client, namespace)}
+        lost = [k for k in keys if not _contains(live.get(k[1]), specs[k])]
+        if lost:
+            result.fail("driver", f"{len(lost)} specs are not what the suite wrote", str(lost[:10]))
+        for name, replica in replicas.items():
+            replica.check()
+            if replica.unexpected_exits:
+                result.fail("crash", f"{name} exited with {replica.unexpected_exits}")
+            tracebacks = [r for r in replica.records() if "Traceback" in r.text]
+            if tracebacks:
+                result.fail("traceback", f"{name} logged {len(tracebacks)} tracebacks",
+                            tracebacks[0].text[:3000])  # fmt: skip
+    finally:
+        for replica in replicas.values():
+            replica.stop()
+        bed.op.start()
+
+
+def _lease_holder(bed: Bed, namespace: str, name: str) -> str:
+    """The replica (its POD_NAME) holding the Lease, or '' when none does."""
+    try:
+        lease = client.CoordinationV1Api(bed.client).read_namespaced_lease(name, namespace)
+    except ApiException:
+        return ""
+    holder = str(lease.spec.holder_identity or "")
+    return holder.rsplit("_", 1)[0]
+
+
 # -- 1. SIGKILL during roll-outs ----------------------------------------------------------------
 
 
@@ -478,8 +575,15 @@ def control_plane_outage(
     def apiserver_kill() -> None:
         change(services // 4, 5)
         seconds = bed.restart_apiserver(down, kill=True)
-        result.note(f"kube-apiserver (SIGKILL, {down:.0f}s down) ready again in {seconds:.1f}s")
-        # How long the services take to be right again, from the API server's answer.
+        restarted = (
+            f"; kube-controller-manager and kube-scheduler restarted in "
+            f"{bed.controllers_restarted_in:.1f}s more"
+            if bed.restart_controllers
+            else ""
+        )
+        result.note(f"kube-apiserver (SIGKILL, {down:.0f}s down) ready again in {seconds:.1f}s"
+                    + restarted)  # fmt: skip
+        # How long the services take to be right again (from the controllers' restart).
         _check_converged(bed, result, [namespace], timeout, "after the SIGKILL")
 
     runs = {

@@ -64,6 +64,17 @@ def test_a_stack_created_and_edited_under_sigkill_has_exactly_its_services(bed: 
     assert result.objects_checked >= 8
 
 
+def test_the_standby_takes_over_each_time_the_leader_is_sigkilled(bed: Bed) -> None:
+    result = ScenarioResult("leader SIGKILL")
+    scenarios.leader_kills(
+        bed, result, services=8, rounds=2, rng=random.Random(SEED), timeout=TIMEOUT
+    )
+    _passed(result)
+    assert result.rounds_survived == result.rounds == 2
+    assert any("handovers" in note for note in result.notes), result.notes
+    assert bed.op.alive()  # the suite's own operator is back
+
+
 def test_outages_of_the_api_server_and_etcd_lose_no_update(bed: Bed) -> None:
     result = ScenarioResult("control plane outage")
     scenarios.control_plane_outage(
