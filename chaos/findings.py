@@ -140,4 +140,13 @@ FINDINGS = [
         refused_at="spec.labels",
         says="250 KiB",
     ),
+    Finding(
+        "integral-float",
+        "memory_swap written 3.0: the schema's integer type takes it, the CEL rule that reads "
+        "it cannot (invalid data, expected int, got float64), and the API server's refusal "
+        "named only `spec`, the message not saying which field.",
+        {"image": "nginx", "memory": 180, "memory_swap": 3.0},
+        refused_at="spec.memory_swap",
+        says="needs memory",
+    ),
 ]

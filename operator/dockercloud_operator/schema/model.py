@@ -86,6 +86,14 @@ def cel(rule: str, message: str, **extra: str) -> dict[str, str]:
     return {"rule": rule, "message": message, **extra}
 
 
+def spec_rule(rule: str, message: str, field: str) -> dict[str, str]:
+    """A rule of the spec about one field: its message starts with the field's path. The API
+    server reports a rule that fails at that path, but one it cannot evaluate (a number
+    written 3.0 for an integer passes the schema's type check, and CEL refuses it) at `spec`
+    alone, with only the message to say which field it is."""
+    return cel(rule, f"spec.{field}: {message}", fieldPath=f".{field}")
+
+
 def kubernetes(**extensions: Any) -> dict[str, Any]:
     """Schema extensions for the CRD, spelled the Kubernetes way (`x-kubernetes-*`)."""
     return {f"x-kubernetes-{key.replace('_', '-')}": value for key, value in extensions.items()}
@@ -495,38 +503,38 @@ class ServiceSpec(_Model):
     model_config = ConfigDict(
         json_schema_extra=kubernetes(
             validations=[
-                cel(
+                spec_rule(
                     "(self.deployment_strategy == 'EVERY_NODE') == "
                     "(oldSelf.deployment_strategy == 'EVERY_NODE')",
                     "A service cannot be updated to or from a deployment_strategy of EVERY_NODE",
-                    fieldPath=".deployment_strategy",
+                    "deployment_strategy",
                 ),
-                cel(
+                spec_rule(
                     "self.deployment_strategy != 'EVERY_NODE' || "
                     "self.target_num_containers == oldSelf.target_num_containers",
                     "An EVERY_NODE service runs one container on every node and cannot be "
                     "scaled: target_num_containers cannot change",
-                    fieldPath=".target_num_containers",
+                    "target_num_containers",
                 ),
-                cel(
+                spec_rule(
                     "!has(self.memory_swap) || self.memory_swap == -1 || "
                     "(has(self.memory) && self.memory_swap >= self.memory)",
                     "memory_swap (memory + swap, in MB) needs memory and must be at least "
                     "memory, or -1 for unlimited swap",
-                    fieldPath=".memory_swap",
+                    "memory_swap",
                 ),
-                cel(
+                spec_rule(
                     "!has(self.container_ports) || self.container_ports.all(p, "
                     "!has(p.outer_port) || self.container_ports.exists_one(q, "
                     "has(q.outer_port) && q.outer_port == p.outer_port && "
                     "q.protocol == p.protocol))",
                     "two published ports cannot share an outer_port and protocol",
-                    fieldPath=".container_ports",
+                    "container_ports",
                 ),
                 # A named port p clashes with a named q of the same name, or with an unnamed
                 # q named like it (<protocol>-<inner_port>). Parsing p's name, rather than
                 # spelling q's with string(), keeps the rule within the server's cost budget.
-                cel(
+                spec_rule(
                     "!has(self.container_ports) || self.container_ports.all(p, "
                     "!has(p.port_name) || self.container_ports.exists_one(q, "
                     "has(q.port_name) ? q.port_name == p.port_name : "
@@ -534,14 +542,14 @@ class ServiceSpec(_Model):
                     "p.port_name.startsWith(q.protocol) && "
                     "int(p.port_name.substring(4)) == q.inner_port)))",
                     PORT_NAMES_UNIQUE,
-                    fieldPath=".container_ports",
+                    "container_ports",
                 ),
-                cel(
+                spec_rule(
                     "!has(self.bindings) || self.bindings.all(b, !has(b.container_path) || "
                     "self.bindings.exists_one(c, "
                     "has(c.container_path) && c.container_path == b.container_path))",
                     CONTAINER_PATHS_UNIQUE,
-                    fieldPath=".bindings",
+                    "bindings",
                 ),
             ]
         )
