@@ -116,13 +116,17 @@ class LogStream:
                 pods = []
             for pod in sorted(pods, key=lambda p: natural_order(p["metadata"]["name"])):
                 name = pod["metadata"]["name"]
-                if name in self.followers:
+                follower = self.followers.get(name)
+                if follower is not None and not follower.done():
                     continue
+                # A container not followed yet, or whose stream ended while its pod is still
+                # here (a log not served yet, a broken stream): followed (again); lines already
+                # sent are skipped by their time.
                 if name not in self.sources:  # started later: the next number
                     self.sources[name] = f"{self.service}-{len(self.sources) + 1}"
                     start = None
                 else:
-                    start = since
+                    start = since if follower is None else None
                 self.followers[name] = asyncio.create_task(self._follow(pod, start))
             await asyncio.sleep(POD_POLL)
 
