@@ -257,7 +257,6 @@ def _running(target: Callable[[threading.Event], None], name: str) -> Iterator[t
 # -- 1b. two replicas, the leader SIGKILLed ----------------------------------------------------
 
 TOOK_OVER = "Took over: holding the Lease"
-LEADING = "Leading: holding the Lease"
 HANDOVER_BOUND = 40.0  # the Lease's 15 s, a 2 s retry period, the listing; with room to spare
 
 
