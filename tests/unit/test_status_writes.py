@@ -1,4 +1,4 @@
-"""Which of a transition's statuses are worth a write once its start is written (`_news`)."""
+"""Which of a transition's statuses are worth a write once its start is written (`status.news`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from dockercloud_operator.controller.reconciler import _moving, _news
+from dockercloud_operator.controller import status as statuses
 
 
 def status(state: str, running_of_target: str, synchronized: bool = False, **extra: Any) -> Any:
@@ -46,11 +46,11 @@ def status(state: str, running_of_target: str, synchronized: bool = False, **ext
     ],
 )  # fmt: skip
 def test_news(before: Any, after: Any, news: bool) -> None:
-    assert _news(after, before) is news
+    assert statuses.news(after, before) is news
 
 
 def test_moving() -> None:
-    assert _moving(status("Redeploying", "1/1", True))
-    assert _moving(status("Running", "1/1", False))
-    assert not _moving(status("Running", "1/1", True))
-    assert not _moving({})
+    assert statuses.moving(status("Redeploying", "1/1", True))
+    assert statuses.moving(status("Running", "1/1", False))
+    assert not statuses.moving(status("Running", "1/1", True))
+    assert not statuses.moving({})

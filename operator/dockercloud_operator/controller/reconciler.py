@@ -33,6 +33,8 @@ from dockercloud_operator.controller.status import (
     TRANSITIONAL,
     Observed,
     compute,
+    moving,
+    news,
     observed_generation_lags,
 )
 from dockercloud_operator.controller.store import Key, Store
@@ -54,7 +56,7 @@ CONFIRM_AFTER = 20.0  # seconds: ample for the watches' first listing, even at s
 # started, ready; the workload's status after each), and one look sees all of a burst.
 CHANGE_BATCH = 0.3
 STATUS_HOLD = 1.0  # seconds a transitional state lasts before it is written
-# Seconds between writes of a transition's progress (its counts) once its state is written.
+# Seconds between a transition's progress writes (status.news) once its start is written.
 STATUS_REFRESH = 5.0
 REFUSED = (400, 403, 422)  # the API server would not take an object as built
 # Requests of one kind (applies of Services, status patches, Events...) in flight at once, of
@@ -368,9 +370,9 @@ class Reconciler:
         # A transition, or a rollout under way (not synchronized): written once it has lasted
         # the hold, and then its progress (the state it turns into, and the containers coming
         # up) at most once a refresh interval; what ends it at once.
-        if _moving(status) and not refused:
-            if _moving(previous):  # told
-                if not _news(status, previous):
+        if moving(status) and not refused:
+            if moving(previous):  # told
+                if not news(status, previous):
                     self._held.pop(key, None)
                     return
                 # however many containers come and go, one write an interval
@@ -456,38 +458,6 @@ def _condition_message(status: Object, kind: str) -> str | None:
     return next(
         (c.get("message") for c in status.get("conditions", []) if c.get("type") == kind), None
     )
-
-
-def _moving(status: Object) -> bool:
-    """A transition, or a rollout under way (the containers do not run the spec yet)."""
-    return status.get("state") in TRANSITIONAL or status.get("synchronized") is False
-
-
-def _news(status: Object, previous: Object) -> bool:
-    """What a transition's progress write would tell that the written status does not: a new
-    state, a condition (an action held, say), or more of the containers it waits for running.
-    Containers replaced while as many as wanted run (a rolling redeploy), or going away (a
-    scale down, a stop), are told by the write that ends the transition."""
-    if (status.get("state"), status.get("synchronized")) != (
-        previous.get("state"), previous.get("synchronized"),
-    ) or _conditions(status) != _conditions(previous):  # fmt: skip
-        return True
-    running, wanted = _running_of_target(status)
-    return _running_of_target(previous)[0] < running < wanted
-
-
-def _conditions(status: Object) -> set[tuple[str, str, str]]:
-    """The conditions but Ready, whose message only repeats the counts."""
-    return {
-        (c.get("type", ""), c.get("status", ""), c.get("message", ""))
-        for c in status.get("conditions", [])
-        if c.get("type") != "Ready"
-    }
-
-
-def _running_of_target(status: Object) -> tuple[int, int]:
-    running, _, wanted = str(status.get("running_of_target", "0/0")).partition("/")
-    return (int(running), int(wanted)) if running.isdigit() and wanted.isdigit() else (0, 0)
 
 
 def _unseen(workload: Object | None) -> bool:

@@ -374,3 +374,39 @@ def compute(service: Service, observed: Observed, previous: Object, now: datetim
         ),
     ]  # fmt: skip
     return {key: value for key, value in status.items() if value is not None}
+
+
+# -- which statuses are worth a write -----------------------------------------------------------
+
+
+def moving(status: Object) -> bool:
+    """A transition, or a rollout under way (the containers do not run the spec yet)."""
+    return status.get("state") in TRANSITIONAL or status.get("synchronized") is False
+
+
+def news(status: Object, previous: Object) -> bool:
+    """What a transition's progress write would tell that the written status does not: a new
+    state, a condition (an action held, say), or more of the containers it waits for running.
+    Containers replaced while as many as wanted run (a rolling redeploy), or going away (a
+    scale down, a stop), are told by the write that ends the transition."""
+    if (status.get("state"), status.get("synchronized")) != (
+        previous.get("state"), previous.get("synchronized"),
+    ) or _conditions(status) != _conditions(previous):  # fmt: skip
+        return True
+    running, wanted = running_of_target(status)
+    return running_of_target(previous)[0] < running < wanted
+
+
+def _conditions(status: Object) -> set[tuple[str, str, str]]:
+    """The conditions but Ready, whose message only repeats the counts."""
+    return {
+        (c.get("type", ""), c.get("status", ""), c.get("message", ""))
+        for c in status.get("conditions", [])
+        if c.get("type") != "Ready"
+    }
+
+
+def running_of_target(status: Object) -> tuple[int, int]:
+    """A status's `running/target` as numbers ((0, 0) when it has none)."""
+    running, _, wanted = str(status.get("running_of_target", "0/0")).partition("/")
+    return (int(running), int(wanted)) if running.isdigit() and wanted.isdigit() else (0, 0)
