@@ -47,7 +47,9 @@ def _state(api: client.ApiClient, namespace: str, name: str) -> str | None:
 
 def _event_reasons(api: client.ApiClient, namespace: str, name: str) -> list[str]:
     events = client.CoreV1Api(api).list_namespaced_event(
-        namespace, field_selector=f"involvedObject.name={name},involvedObject.kind=Service"
+        namespace,
+        field_selector=f"involvedObject.name={name},involvedObject.kind=Service,"
+        "involvedObject.apiVersion=app.dockercloud.dev/v1",
     )
     return [e.reason for e in sorted(events.items, key=lambda e: e.metadata.creation_timestamp)]
 
