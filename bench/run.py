@@ -331,6 +331,9 @@ def operator_phase(
         say(f"  applied in {apply_seconds:.1f} s")
         wait_for_count("running", lambda: running.count, size, timeout, say, operator.check_alive)
         all_cpu = cpu_spent(all_cpu_before, cpu_by_process(cluster, operator))
+        # A service is Running once its pods are; its Deployment's status says so a moment
+        # later (kube-controller-manager's next sync): the children's times need them all.
+        wait_for_count("available", lambda: available.count, size, timeout, say)
         converged = metrics.scrape()
         said_converged = operator.own_metrics()
         memory_converged = operator.memory_kib()
