@@ -16,6 +16,13 @@ import pytest
 from chaos import scenarios
 from chaos.bed import Bed
 from chaos.report import ScenarioResult
+from kubernetes import client
+
+from dockercloud_operator.controller.status import CONTAINER_URI
+from tests import services
+from tests.operators import Operator, running
+from tests.proxy import proxy_to
+from tests.wait import wait_for
 
 pytestmark = [
     pytest.mark.integration,
@@ -121,3 +128,59 @@ def test_the_bed_is_the_suites_own(bed: Bed) -> None:
     """The faults hit this bed's processes only: its API server is on loopback."""
     assert bed.plane.server.startswith("https://127.0.0.1:")
     assert Path(bed.plane.kubeconfig).exists()
+
+
+def test_a_pod_deleted_while_the_operator_was_away_is_not_counted_once_it_lists_again(
+    bed: Bed, tmp_path: Path
+) -> None:
+    """The operator cut off from the API server (its watches broken) while a pod is deleted
+    and the API server restarts: the restarted API server no longer has the version the
+    operator's watch was at, so the operator lists its pods again. The deleted pod is not in
+    that list, and no watch ever says it went: the operator must see that for itself. (It
+    did not: the service stayed `Redeploying 3/2` for good, counting the pod that was gone.)"""
+    api = bed.client
+    namespace = f"relisted-{random.Random().randrange(1 << 32):08x}"
+    client.CoreV1Api(api).create_namespace({"metadata": {"name": namespace}})
+    bed.op.stop()  # only the operator behind the proxy acts
+    try:
+        with proxy_to(bed.plane.kubeconfig, tmp_path / "proxied.kubeconfig") as (proxy, config):
+            operator = Operator(config, tmp_path / "operator.log",
+                                f"--namespace={namespace}", "--metrics-port=0")  # fmt: skip
+            with running(operator):
+                operator.start("children; reconciling.")
+                services.create(api, namespace, "web", image="nginx", target_num_containers=2)
+                wait_for(lambda: _settled(api, namespace), "web Running 2/2", timeout=60)
+
+                proxy.cut()
+                victim = services.pods(api, namespace, "web")[0].metadata.name
+                client.CoreV1Api(api).delete_namespaced_pod(
+                    victim, namespace, grace_period_seconds=0
+                )
+                wait_for(lambda: victim not in _pod_names(api, namespace)
+                         and len(services.running_pods(api, namespace, "web")) == 2,
+                         "the pod gone and replaced", timeout=60)  # fmt: skip
+                bed.restart_apiserver(down_for=0.5)
+                api = bed.client
+                proxy.mend()
+
+                wait_for(lambda: _settled(api, namespace),
+                         "the status to count the live pods only", timeout=60)  # fmt: skip
+                services.delete(api, namespace, "web")
+                wait_for(lambda: not _pod_names(api, namespace), "web's pods gone", timeout=60)
+    finally:
+        client.CoreV1Api(bed.client).delete_namespace(namespace)
+        bed.op.start()
+
+
+def _settled(api: client.ApiClient, namespace: str) -> bool:
+    status = services.get(api, namespace, "web").get("status") or {}
+    live = [pod.metadata.uid for pod in services.pods(api, namespace, "web")]
+    return (
+        status.get("state") == "Running"
+        and status.get("running_of_target") == "2/2"
+        and status.get("containers") == sorted(CONTAINER_URI.format(uid=uid) for uid in live)
+    )
+
+
+def _pod_names(api: client.ApiClient, namespace: str) -> list[str]:
+    return [pod.metadata.name for pod in services.pods(api, namespace, "web")]

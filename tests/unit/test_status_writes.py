@@ -30,6 +30,12 @@ def status(state: str, running_of_target: str, synchronized: bool = False, **ext
         # a new state, or synchronized changing
         (status("Running", "1/1"), status("Redeploying", "1/1"), True),
         (status("Scaling", "2/2", True), status("Scaling", "2/2", False), True),
+        # a new spec seen mid-rollout: GitOps tools wait for its observedGeneration
+        (
+            status("Redeploying", "4/3", observedGeneration=2),
+            status("Redeploying", "4/3", observedGeneration=4),
+            True,
+        ),
         # an action held
         (
             status("Redeploying", "1/1", conditions=[{"type": "ActionsAllowed", "status": "True"}]),

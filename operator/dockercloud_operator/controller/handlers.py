@@ -1,5 +1,6 @@
 """kopf handlers: the only layer that talks to kopf. Each is a few lines that feed watch events
-into the store and the reconcile queue (`reconciler.py`).
+into the store and the reconcile queue (`reconciler.py`). kopf watches the Service and Stack
+resources; the many children and pods are watched by `informer.py`, started by the reconciler.
 
 Every handler registers on `registry`, so the operator (and tests) run exactly this set. Only
 watch-event handlers are used: they keep no progress or diff-base annotations on the objects,
@@ -14,17 +15,11 @@ from typing import Any
 import kopf
 
 from dockercloud_operator.controller import metrics
-from dockercloud_operator.controller.kube import (
-    API_THREADS,
-    CHILD_KINDS,
-    PLURALS,
-    Kube,
-    new_api_client,
-)
+from dockercloud_operator.controller.kube import API_THREADS, Kube, new_api_client
 from dockercloud_operator.controller.leader import Leadership
 from dockercloud_operator.controller.reconciler import Reconciler
 from dockercloud_operator.controller.settings import Settings
-from dockercloud_operator.schema import constants, names
+from dockercloud_operator.schema import constants
 
 registry = kopf.OperatorRegistry()
 ERROR_BACKOFFS = (0.5, 1.0, *[2.0] * 30)  # seconds between a failed API request's retries
@@ -91,6 +86,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
 
 @kopf.on.cleanup(registry=registry)
 async def stop(memo: kopf.Memo, **_: Any) -> None:
+    memo.reconciler.stop_watching()
     await memo.reconciler.queue.drain()
     if memo.get("leadership"):
         await memo.leadership.stop()  # released once nothing writes any more
@@ -118,39 +114,3 @@ async def stack_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **
         memo.reconciler.stack_gone(body["metadata"]["namespace"], body["metadata"]["name"])
     else:
         memo.reconciler.stack_seen(dict(body))
-
-
-def _watch_children(api_version: str, kind: str) -> None:
-    group, _, version = api_version.rpartition("/")
-
-    async def child_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-        store = memo.reconciler.store
-        child = {"apiVersion": api_version, "kind": kind, **dict(body)}
-        owner = store.remove_child(child) if event["type"] == "DELETED" else store.put_child(child)
-        if owner is not None:  # a deleted or edited child is restored by its service
-            memo.reconciler.owned_changed(owner)
-
-    kopf.on.event(
-        group=group,
-        version=version,
-        plural=PLURALS[(api_version, kind)],
-        id=f"{kind.lower()}_event",
-        labels={constants.LABEL_MANAGED_BY: names.OPERATOR},
-        registry=registry,
-    )(child_event)
-
-
-for _api_version, _kind in CHILD_KINDS:
-    _watch_children(_api_version, _kind)
-
-
-@kopf.on.event(
-    "", "v1", "pods", labels={constants.LABEL_MANAGED_BY: names.OPERATOR}, registry=registry
-)
-async def pod_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """Containers come and go, start and crash: the service's status follows."""
-    store = memo.reconciler.store
-    pod = dict(body)
-    owner = store.remove_pod(pod) if event["type"] == "DELETED" else store.put_pod(pod)
-    if owner is not None:
-        memo.reconciler.owned_changed(owner)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import logging
 import time
@@ -16,9 +17,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from dockercloud_operator.controller.actions import Decision, decide
+from dockercloud_operator.controller.informer import DELETED, LISTED, Informer
 from dockercloud_operator.controller.kube import (
     API_THREADS,
     CHILD_KINDS,
@@ -93,6 +96,7 @@ class Reconciler:
             lambda: asyncio.Semaphore(LANE_WIDTH)
         )
         self._confirming: asyncio.Task[None] | None = None
+        self.informers: list[Informer] = []  # the children's and pods' watches
         # Whether containers may keep stopped (autorestart OFF, ON_FAILURE): checked in prime.
         self.restart_rules = False
         self.stacks = Stacks(kube, self.store)  # their work shares the queue: ("stack", ns, name)
@@ -122,16 +126,7 @@ class Reconciler:
                 raise
             for service in services:  # each looked at once (its watch event may be skipped)
                 self.queue.add(self.store.put_service(service, listed=True))
-            for api_version, kind in CHILD_KINDS:
-                children = await asyncio.to_thread(
-                    self.kube.list_objects, api_version, kind, namespace, MANAGED
-                )
-                for child in children:
-                    self.store.put_child(child, listed=True)
-            for pod in await asyncio.to_thread(
-                self.kube.list_objects, "v1", "Pod", namespace, MANAGED
-            ):
-                self.store.put_pod(pod, listed=True)
+        await self._watch_owned()
         logger.info(
             "Found %d services and %d children; reconciling.",
             len(self.store.services),
@@ -139,6 +134,48 @@ class Reconciler:
         )
         self.queue.ready.set()
         self._confirming = asyncio.create_task(self._forget_unconfirmed())
+
+    async def _watch_owned(self) -> None:
+        """Starts the watches of the services' children and pods, and waits for their first
+        lists. They share a connection pool of their own: a watch holds its connection."""
+        configuration = copy.deepcopy(self.kube.api.configuration)
+        kinds = [*CHILD_KINDS, ("v1", "Pod")]
+        configuration.connection_pool_maxsize = len(kinds) * len(self.namespaces)
+        api = ApiClient(configuration)
+        loop = asyncio.get_running_loop()
+        self.informers = [
+            Informer(
+                api,
+                api_version,
+                kind,
+                namespace,
+                MANAGED,
+                self.pod_changed if kind == "Pod" else self.child_changed,
+                loop,
+                keep_labels=(constants.LABEL_SERVICE,),
+            )
+            for namespace in self.namespaces
+            for api_version, kind in kinds
+        ]
+        for informer in self.informers:
+            informer.start()
+        await asyncio.gather(*(informer.listed.wait() for informer in self.informers))
+
+    def stop_watching(self) -> None:
+        for informer in self.informers:
+            informer.stop()
+
+    def child_changed(self, kind: str, body: Object) -> None:
+        """A child was listed, changed or deleted: a deleted or edited one is restored."""
+        owner = self.store.remove_child(body) if kind == DELETED else self.store.put_child(body)
+        if owner is not None and kind != LISTED:  # the first list: every service is queued
+            self.owned_changed(owner)
+
+    def pod_changed(self, kind: str, body: Object) -> None:
+        """Containers come and go, start and crash: the service's status follows."""
+        owner = self.store.remove_pod(body) if kind == DELETED else self.store.put_pod(body)
+        if owner is not None and kind != LISTED:
+            self.owned_changed(owner)
 
     async def _forget_unconfirmed(self) -> None:
         """Once the watches have listed everything themselves, objects only the start-up

@@ -386,12 +386,14 @@ def moving(status: Object) -> bool:
 
 def news(status: Object, previous: Object) -> bool:
     """What a transition's progress write would tell that the written status does not: a new
-    state, a condition (an action held, say), or more of the containers it waits for running.
-    Containers replaced while as many as wanted run (a rolling redeploy), or going away (a
-    scale down, a stop), are told by the write that ends the transition."""
-    if (status.get("state"), status.get("synchronized")) != (
-        previous.get("state"), previous.get("synchronized"),
-    ) or _conditions(status) != _conditions(previous):  # fmt: skip
+    state, a new spec seen (its observedGeneration, which GitOps tools wait for), a condition
+    (an action held, say), or more of the containers it waits for running. Containers replaced
+    while as many as wanted run (a rolling redeploy), or going away (a scale down, a stop), are
+    told by the write that ends the transition."""
+    told = ("state", "synchronized", "observedGeneration")
+    if any(status.get(k) != previous.get(k) for k in told):
+        return True
+    if _conditions(status) != _conditions(previous):
         return True
     running, wanted = running_of_target(status)
     return running_of_target(previous)[0] < running < wanted

@@ -1,11 +1,13 @@
 """The operator's view of the cluster: the Services and their children, as last seen.
 
 Kept up to date from watch events (and a first full listing at start-up, so nothing is
-reconciled against a half-known world). What that listing found is confirmed by the watches'
-own first listing; an object deleted in between is never confirmed, and `forget_unconfirmed`
-drops it. Bodies are stored without managedFields, which are most of an object's size and
-never read here; services and children as JSON text (`Packed`), pods as the few fields the
-status reads."""
+reconciled against a half-known world). The children and pods come from `informer.py`, whose
+first list is that listing. The services come from kopf's watch: what the start-up listing
+found is confirmed by that watch's own first listing; a service deleted in between is never
+confirmed, and `forget_unconfirmed` drops it.
+
+Bodies are stored without managedFields, which are most of an object's size and never read
+here; services and children as JSON text (`Packed`), pods as the few fields the status reads."""
 
 from __future__ import annotations
 
@@ -127,22 +129,12 @@ class Store:
             self.unconfirmed.discard(identity)
 
     def forget_unconfirmed(self) -> set[Key]:
-        """Drops what the start-up listing saw and the watches never did (it was deleted in
-        between); returns the services concerned, to be reconciled again."""
+        """Drops the services the start-up listing saw and the watch never did (they were
+        deleted in between); returns the services that used them, to be reconciled again."""
         affected: set[Key] = set()
-        for identity in list(self.unconfirmed):
-            kind, namespace, name = identity[0], identity[-2], identity[-1]
-            if kind == "service":
-                affected.update(self.dependents((namespace, name)))
-                self.remove_service((namespace, name))
-            elif kind == "pod":
-                for owner, pods in list(self.pods.items()):
-                    if owner[0] == namespace and pods.pop(name, None) is not None:
-                        affected.add(owner)
-            else:
-                for owner, children in list(self.children.items()):
-                    if children.pop((identity[1], namespace, name), None) is not None:
-                        affected.add(owner)
+        for _, namespace, name in list(self.unconfirmed):
+            affected.update(self.dependents((namespace, name)))
+            self.remove_service((namespace, name))
         self.unconfirmed.clear()
         return {key for key in affected if key in self.services}
 
@@ -219,7 +211,7 @@ class Store:
         service = metadata.get("labels", {}).get(constants.LABEL_SERVICE)
         return (metadata.get("namespace", ""), service) if service else None
 
-    def put_child(self, body: Object, listed: bool = False) -> Key | None:
+    def put_child(self, body: Object) -> Key | None:
         """Stores a child; returns its service, unless this version was stored already (the
         echo of the operator's own write: nothing new to look at)."""
         owner = self.owner_of(body)
@@ -228,15 +220,12 @@ class Store:
         stored = self.children[owner].get(object_key(body))
         version = _version(body)
         if stored is not None and version is not None and version == stored.version:
-            self._seen(("child", *object_key(body)), listed)
             return None
         if stored is None or not _older(version, stored.version):
             self.children[owner][object_key(body)] = Packed.of(_trimmed(body))
-            self._seen(("child", *object_key(body)), listed)
         return owner
 
     def remove_child(self, body: Object) -> Key | None:
-        self.unconfirmed.discard(("child", *object_key(body)))
         owner = self.owner_of(body)
         if owner is not None:
             self.children[owner].pop(object_key(body), None)
@@ -249,7 +238,7 @@ class Store:
 
     # -- pods (made by the workloads, watched for the status) ------------------------------
 
-    def put_pod(self, body: Object, listed: bool = False) -> Key | None:
+    def put_pod(self, body: Object) -> Key | None:
         """Stores a pod; returns its service, unless nothing the status reads has changed (a
         pod bound to its node, a condition other than Ready): no reconcile would write anything."""
         owner = self.owner_of(body)
@@ -261,12 +250,9 @@ class Store:
             return owner
         pod = _pod_essentials(body)
         self.pods[owner][name] = pod
-        self._seen(("pod", owner[0], name), listed)
         return None if stored is not None and _unversioned(stored) == _unversioned(pod) else owner
 
     def remove_pod(self, body: Object) -> Key | None:
-        metadata = body.get("metadata", {})
-        self.unconfirmed.discard(("pod", metadata.get("namespace", ""), metadata.get("name", "")))
         owner = self.owner_of(body)
         if owner is not None:
             self.pods[owner].pop(body["metadata"]["name"], None)
