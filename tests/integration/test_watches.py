@@ -63,7 +63,7 @@ async def _until(test: Any, what: str, timeout: float = 30) -> None:
 def _informer(kubeconfig: Path, namespace: str, seen: Seen) -> Informer:
     api = config.new_client_from_config(config_file=str(kubeconfig))
     return Informer(api, "v1", "ServiceAccount", namespace, SELECTOR, seen,
-                    asyncio.get_running_loop(), keep_labels=(constants.LABEL_SERVICE,))  # fmt: skip
+                    asyncio.get_running_loop(), owner_label=constants.LABEL_SERVICE)  # fmt: skip
 
 
 def test_a_broken_watch_resumes_where_it_was_and_loses_nothing(

@@ -17,7 +17,7 @@ def pod(name: str, service: str = "web", **labels: str) -> dict[str, Any]:
 
 
 def test_a_list_brings_every_object_and_forgets_nothing_on_its_own() -> None:
-    mirror = Mirror(keep_labels=("service",))
+    mirror = Mirror(owner_label="service")
     events = mirror.relisted([pod("a"), pod("b")])
     assert [(kind, body["metadata"]["name"]) for kind, body in events] == [
         ("MODIFIED", "a"), ("MODIFIED", "b"),
@@ -26,7 +26,7 @@ def test_a_list_brings_every_object_and_forgets_nothing_on_its_own() -> None:
 
 
 def test_what_a_new_list_lacks_is_delivered_as_deleted_with_the_labels_that_say_whose() -> None:
-    mirror = Mirror(keep_labels=("service",))
+    mirror = Mirror(owner_label="service")
     mirror.relisted([pod("a"), pod("b", "api", tier="x")])
     mirror.seen("ADDED", pod("c"))
     events = mirror.relisted([pod("a")])

@@ -47,11 +47,12 @@ BACKOFFS = (0.25, 0.5, 1.0, 2.0)
 
 @dataclass
 class Mirror:
-    """What a watch has delivered, as the least that says which object it was: what a new
-    list lacks was deleted meanwhile, and is delivered as such."""
+    """What a watch has delivered, as the least that says which object it was (its name,
+    and the one label that says whose it is): what a new list lacks was deleted meanwhile,
+    and is delivered as such."""
 
-    keep_labels: tuple[str, ...] = ()
-    known: dict[Identity, Object] = field(default_factory=dict)
+    owner_label: str = ""
+    known: dict[Identity, str | None] = field(default_factory=dict)  # -> the owner label
 
     def seen(self, kind: str, body: Object) -> str:
         """Records a watched object; returns the event to deliver."""
@@ -59,27 +60,25 @@ class Mirror:
         identity = (metadata.get("namespace", ""), metadata.get("name", ""))
         if kind == DELETED:
             self.known.pop(identity, None)
-            return kind
-        labels = metadata.get("labels") or {}
-        self.known[identity] = {
-            "metadata": {
-                "namespace": identity[0],
-                "name": identity[1],
-                "labels": {k: labels[k] for k in self.keep_labels if k in labels},
-            }
-        }
+        else:
+            self.known[identity] = (metadata.get("labels") or {}).get(self.owner_label)
         return kind
 
     def relisted(self, items: list[Object]) -> list[tuple[str, Object]]:
         """The events that bring a consumer from what it knows to a fresh list: every listed
         object (as changed) and every known one the list lacks (as deleted)."""
         listed = {(i["metadata"].get("namespace", ""), i["metadata"]["name"]) for i in items}
-        gone = [(identity, stub) for identity, stub in self.known.items() if identity not in listed]
-        events = [(DELETED, stub) for _, stub in gone]
-        for identity, _ in gone:
+        gone = [identity for identity in self.known if identity not in listed]
+        events = [(DELETED, self._stub(identity)) for identity in gone]
+        for identity in gone:
             del self.known[identity]
         events += [(self.seen("MODIFIED", item), item) for item in items]
         return events
+
+    def _stub(self, identity: Identity) -> Object:
+        owner = self.known[identity]
+        labels = {self.owner_label: owner} if owner is not None else {}
+        return {"metadata": {"namespace": identity[0], "name": identity[1], "labels": labels}}
 
 
 class Informer:
@@ -95,7 +94,7 @@ class Informer:
         selector: str,
         deliver: Deliver,
         loop: asyncio.AbstractEventLoop,
-        keep_labels: tuple[str, ...] = (),
+        owner_label: str = "",
     ) -> None:
         self.api = api
         self.api_version, self.kind = api_version, kind
@@ -103,7 +102,7 @@ class Informer:
         self.selector = selector
         self.deliver = deliver
         self.loop = loop
-        self.mirror = Mirror(keep_labels)
+        self.mirror = Mirror(owner_label)
         self.listed = asyncio.Event()  # set (on the loop) once the first list is delivered
         self.lists = 0  # how often the kind was listed (1 unless a version was too old)
         self.version: str | None = None  # the last resource version seen, to watch on from
@@ -162,7 +161,8 @@ class Informer:
             auth_settings=["BearerToken"],
         )
         response = self.api.call_api(*params, _request_timeout=timeout)
-        metrics.api_request("GET", self.url, response.status)
+        watching = ("watch", "true") in query
+        metrics.api_request("WATCH" if watching else "GET", self.url, response.status)
         if not 200 <= response.status <= 299:
             response.read()  # type: ignore[no-untyped-call]
             raise ApiException(http_resp=response)
@@ -219,7 +219,12 @@ class Informer:
     # -- on the loop --------------------------------------------------------------------------
 
     def _delivered(self, events: list[tuple[str, Object]], first: bool) -> None:
+        verbose = logger.isEnabledFor(logging.DEBUG)  # (--verbose: a line an event)
         for kind, body in events:
+            if verbose:
+                metadata = body["metadata"]
+                logger.debug("%s %s %s/%s", kind, self.kind, metadata.get("namespace"),
+                             metadata.get("name"))  # fmt: skip
             try:
                 self.deliver(kind, body)
             except Exception:  # one bad object must not stop the others' events

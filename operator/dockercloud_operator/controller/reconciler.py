@@ -152,7 +152,7 @@ class Reconciler:
                 MANAGED,
                 self.pod_changed if kind == "Pod" else self.child_changed,
                 loop,
-                keep_labels=(constants.LABEL_SERVICE,),
+                owner_label=constants.LABEL_SERVICE,
             )
             for namespace in self.namespaces
             for api_version, kind in kinds
