@@ -23,12 +23,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from chaos import scenarios, specs
+from chaos import rest_load, scenarios, specs
 from chaos.bed import Bed
 from chaos.report import RESULTS, Report, ScenarioResult
 from testbed.controlplane import signals_raise
 
-SCENARIOS = ("kills", "ha", "stacks", "outage", "conflicts", "fuzz", "deletions", "findings")
+SCENARIOS = (
+    "kills", "ha", "stacks", "outage", "conflicts", "fuzz", "rest", "deletions", "findings",
+)  # fmt: skip
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -64,6 +66,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         default=specs.BIG_TARGET,
         help=f"fuzz: largest target_num_containers of a stopped service ({specs.BIG_TARGET})",
     )
+    add("--rest-services", type=int, default=40, help="rest: services written through it (40)")
+    add("--rest-seconds", type=float, default=60.0, help="rest: the load runs (60s)")
     add("--deletion-services", type=int, default=40, help="deletions: services (40)")
     add("--bound", type=float, default=60.0, help="deletions: seconds a deletion may take (60)")
     add("--timeout", type=float, default=600.0, help="seconds to converge after faults (600)")
@@ -125,6 +129,9 @@ def plan(args: argparse.Namespace, rng: random.Random, seed: int) -> list[Run]:
             timeout=args.timeout)),
         "fuzz": ("spec fuzzing", scenarios.spec_fuzz, dict(
             examples=args.examples, seed=seed, batch=args.batch)),
+        "rest": ("REST API under load", rest_load.rest_under_load, dict(
+            services=args.rest_services, seconds=args.rest_seconds, rng=rng,
+            timeout=args.timeout)),
         "deletions": ("deletions", scenarios.deletions, dict(
             services=args.deletion_services, rng=rng, bound=args.bound, timeout=args.timeout)),
         "findings": ("known findings", scenarios.known_findings, dict(timeout=90.0)),

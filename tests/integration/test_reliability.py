@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chaos import scenarios
+from chaos import rest_load, scenarios
 from chaos.bed import Bed
 from chaos.report import ScenarioResult
 from kubernetes import client
@@ -128,6 +128,16 @@ def test_the_bed_is_the_suites_own(bed: Bed) -> None:
     """The faults hit this bed's processes only: its API server is on loopback."""
     assert bed.plane.server.startswith("https://127.0.0.1:")
     assert Path(bed.plane.kubeconfig).exists()
+
+
+def test_malformed_rest_requests_under_load_get_no_5xx_and_lose_no_write(bed: Bed) -> None:
+    result = ScenarioResult("REST API under load")
+    rest_load.rest_under_load(
+        bed, result, services=8, seconds=10.0, writers=2, abusers=3, rng=random.Random(SEED),
+        timeout=TIMEOUT,
+    )  # fmt: skip
+    _passed(result)
+    assert result.services == 8 and result.examples > 100, result.notes
 
 
 def test_a_pod_deleted_while_the_operator_was_away_is_not_counted_once_it_lists_again(
