@@ -60,10 +60,11 @@ async def _until(test: Any, what: str, timeout: float = 30) -> None:
         await asyncio.sleep(0.1)
 
 
-def _informer(kubeconfig: Path, namespace: str, seen: Seen) -> Informer:
+def _informer(kubeconfig: Path, namespace: str, seen: Seen, page: int = 500) -> Informer:
     api = config.new_client_from_config(config_file=str(kubeconfig))
-    return Informer(api, "v1", "ServiceAccount", namespace, SELECTOR, seen,
-                    asyncio.get_running_loop(), owner_label=constants.LABEL_SERVICE)  # fmt: skip
+    loop = asyncio.get_running_loop()
+    return Informer(api, "v1", "ServiceAccount", namespace, SELECTOR, seen, loop,
+                    owner_label=constants.LABEL_SERVICE, page=page)  # fmt: skip
 
 
 def test_a_broken_watch_resumes_where_it_was_and_loses_nothing(
@@ -97,3 +98,25 @@ def test_a_broken_watch_resumes_where_it_was_and_loses_nothing(
 
     informer = asyncio.run(scenario())
     assert informer.lists == 1, "resumed from its version, not listed again"
+
+
+def test_the_first_list_comes_a_page_at_a_time_and_whole(
+    api: client.ApiClient, namespace: str, kubeconfig: Path
+) -> None:
+    names = [f"account-{n}" for n in range(5)]
+    for name in names:
+        _account(api, namespace, name)
+    seen = Seen()
+
+    async def scenario() -> Informer:
+        informer = _informer(kubeconfig, namespace, seen, page=2)
+        informer.start()
+        try:
+            await asyncio.wait_for(informer.listed.wait(), 30)
+        finally:
+            informer.stop()
+        return informer
+
+    informer = asyncio.run(scenario())
+    assert sorted(seen.events) == [(LISTED, name) for name in names]
+    assert informer.lists == 1

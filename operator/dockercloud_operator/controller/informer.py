@@ -43,6 +43,12 @@ CONNECT_TIMEOUT = 5
 # Seconds between tries once the API server stops answering: soon at first, then every 2 s
 # (it is back within a second or two of its restart).
 BACKOFFS = (0.25, 0.5, 1.0, 2.0)
+PAGE = 500  # objects a list request brings: a list of 10,000 pods at once is ~50 MiB of JSON
+
+
+def identity(body: Object) -> Identity:
+    metadata = body.get("metadata", {})
+    return (metadata.get("namespace", ""), metadata.get("name", ""))
 
 
 @dataclass
@@ -56,23 +62,19 @@ class Mirror:
 
     def seen(self, kind: str, body: Object) -> str:
         """Records a watched object; returns the event to deliver."""
-        metadata = body.get("metadata", {})
-        identity = (metadata.get("namespace", ""), metadata.get("name", ""))
         if kind == DELETED:
-            self.known.pop(identity, None)
+            self.known.pop(identity(body), None)
         else:
-            self.known[identity] = (metadata.get("labels") or {}).get(self.owner_label)
+            labels = body.get("metadata", {}).get("labels") or {}
+            self.known[identity(body)] = labels.get(self.owner_label)
         return kind
 
-    def relisted(self, items: list[Object]) -> list[tuple[str, Object]]:
-        """The events that bring a consumer from what it knows to a fresh list: every listed
-        object (as changed) and every known one the list lacks (as deleted)."""
-        listed = {(i["metadata"].get("namespace", ""), i["metadata"]["name"]) for i in items}
+    def forget_unlisted(self, listed: set[Identity]) -> list[tuple[str, Object]]:
+        """Once a new list is complete: every known object it lacks, as deleted."""
         gone = [identity for identity in self.known if identity not in listed]
         events = [(DELETED, self._stub(identity)) for identity in gone]
         for identity in gone:
             del self.known[identity]
-        events += [(self.seen("MODIFIED", item), item) for item in items]
         return events
 
     def _stub(self, identity: Identity) -> Object:
@@ -95,6 +97,7 @@ class Informer:
         deliver: Deliver,
         loop: asyncio.AbstractEventLoop,
         owner_label: str = "",
+        page: int = PAGE,
     ) -> None:
         self.api = api
         self.api_version, self.kind = api_version, kind
@@ -103,6 +106,7 @@ class Informer:
         self.deliver = deliver
         self.loop = loop
         self.mirror = Mirror(owner_label)
+        self.page = page
         self.listed = asyncio.Event()  # set (on the loop) once the first list is delivered
         self.lists = 0  # how often the kind was listed (1 unless a version was too old)
         self.version: str | None = None  # the last resource version seen, to watch on from
@@ -169,14 +173,26 @@ class Informer:
         return response
 
     def _list(self) -> str:
-        response = self._request([], (CONNECT_TIMEOUT, READ_TIMEOUT))
-        response.read()
-        body = json.loads(response.data)
-        events = self.mirror.relisted(body.get("items") or [])
+        """Lists the kind a page at a time (a page's bodies are in the store, trimmed, before
+        the next is read), then delivers what the list lacks as deleted; returns the list's
+        version, to watch from."""
+        first = self.lists == 0
+        listed: set[Identity] = set()
+        page: str | None = None
+        while True:
+            query = [("limit", str(self.page)), *([("continue", page)] if page else [])]
+            response = self._request(query, (CONNECT_TIMEOUT, READ_TIMEOUT))
+            response.read()
+            body = json.loads(response.data)
+            items = body.get("items") or []
+            listed.update(identity(item) for item in items)
+            kind = LISTED if first else "MODIFIED"  # LISTED: the store's start-up listing
+            self._hand_over([(self.mirror.seen(kind, item), item) for item in items])
+            page = body["metadata"].get("continue")
+            if not page:
+                break
         self.lists += 1
-        if self.lists == 1:  # the store's start-up listing
-            events = [(kind if kind == DELETED else LISTED, item) for kind, item in events]
-        self._hand_over(events, first=self.lists == 1)
+        self._hand_over(self.mirror.forget_unlisted(listed), first=first)
         return str(body["metadata"]["resourceVersion"])
 
     def _watch(self) -> None:
