@@ -112,6 +112,11 @@ class Informer:
         self.version: str | None = None  # the last resource version seen, to watch on from
         self._stop = threading.Event()
         self._response: Any = None
+        # Events handed over by the thread, not yet delivered on the loop (`_hand_over`).
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, Object]] = []
+        self._first_listed = False
+        self._wake_pending = False
         self._thread = threading.Thread(
             target=self._run, name=f"watch-{kind.lower()}-{namespace or 'all'}", daemon=True
         )
@@ -224,17 +229,30 @@ class Informer:
             response.response.release_conn()
 
     def _hand_over(self, events: list[tuple[str, Object]], first: bool = False) -> None:
+        """Queues events for the loop, and wakes it unless a wake-up is on its way already:
+        while the loop is busy, events gather and are delivered together (a wake-up is a
+        write to the loop's self-pipe and a turn of its selector)."""
         for _, body in events:  # a list's items name neither
             body.setdefault("apiVersion", self.api_version)
             body.setdefault("kind", self.kind)
+        with self._lock:
+            self._pending.extend(events)
+            self._first_listed |= first
+            if self._wake_pending:
+                return
+            self._wake_pending = True
         try:
-            self.loop.call_soon_threadsafe(self._delivered, events, first)
+            self.loop.call_soon_threadsafe(self._delivered)
         except RuntimeError:  # the loop is closed: the operator is gone
             self._stop.set()
 
     # -- on the loop --------------------------------------------------------------------------
 
-    def _delivered(self, events: list[tuple[str, Object]], first: bool) -> None:
+    def _delivered(self) -> None:
+        with self._lock:
+            events, self._pending = self._pending, []
+            first, self._first_listed = self._first_listed, False
+            self._wake_pending = False
         verbose = logger.isEnabledFor(logging.DEBUG)  # (--verbose: a line an event)
         for kind, body in events:
             if verbose:
