@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -97,6 +97,8 @@ class Reconciler:
         )
         self._confirming: asyncio.Task[None] | None = None
         self.informers: list[Informer] = []  # the children's and pods' watches
+        # Reconciles waiting on their writes, told when the service's children or pods change.
+        self._news: dict[Key, asyncio.Event] = {}
         # Whether containers may keep stopped (autorestart OFF, ON_FAILURE): checked in prime.
         self.restart_rules = False
         self.stacks = Stacks(kube, self.store)  # their work shares the queue: ("stack", ns, name)
@@ -202,7 +204,10 @@ class Reconciler:
     def owned_changed(self, key: Key) -> None:
         """A child or pod of the service changed: look at the service again shortly, with
         whatever else changes meanwhile. Never later than the status hold: a state that lasts
-        it is seen (with no hold, every state is)."""
+        it is seen (with no hold, every state is). A reconcile waiting on its writes reports
+        the status meanwhile (`_reporting_while`)."""
+        if (news := self._news.get(key)) is not None:
+            news.set()
         batch = min(CHANGE_BATCH, self.status_hold)
         if batch > 0:
             self.queue.add_after(key, batch)
@@ -288,7 +293,15 @@ class Reconciler:
         writes = [self._apply(key, obj) for obj in work.apply]
         if constants.FINALIZER not in body["metadata"].get("finalizers", []):
             writes.append(self._add_finalizer(body))
-        refused = [r for r in await asyncio.gather(*writes, return_exceptions=True) if r]
+        tasks = [asyncio.ensure_future(write) for write in writes]
+        read: Object = body
+
+        async def report_so_far(reasons: list[str]) -> None:
+            fresh = self.store.service(key) or read
+            await self._report(key, service, fresh, built, context, decision, reasons)
+
+        await self._reporting_while(key, tasks, report_so_far)
+        refused = [r for r in await asyncio.gather(*tasks, return_exceptions=True) if r]
         for failure in refused:
             if not isinstance(failure, Refused):
                 raise failure
@@ -311,6 +324,33 @@ class Reconciler:
         await self._report(key, service, body, built, context, decision, reasons)
         if refused:
             raise Refused("; ".join(reasons))
+
+    async def _reporting_while(
+        self,
+        key: Key,
+        tasks: Sequence[asyncio.Future[Any]],
+        report: Callable[[list[str]], Awaitable[None]],
+    ) -> None:
+        """Waits for the service's writes, and reports its status meanwhile whenever its
+        children or pods change. A Kubernetes Service waits seconds for its ClusterIP when
+        many are made at once (the API server allocates them at the pace of its own client),
+        and the status of containers already running must not wait for it."""
+        news = self._news[key] = asyncio.Event()
+        try:
+            while pending := [task for task in tasks if not task.done()]:
+                changed = asyncio.ensure_future(news.wait())
+                await asyncio.wait([*pending, changed], return_when=asyncio.FIRST_COMPLETED)
+                changed.cancel()
+                if news.is_set() and any(not task.done() for task in tasks):
+                    news.clear()
+                    await asyncio.sleep(min(CHANGE_BATCH, self.status_hold))  # the burst
+                    await report([str(r) for t in tasks if (r := _refusal(t)) is not None])
+        except BaseException:  # cancelled (at shutdown), or the report failed: nobody waits
+            for task in tasks:
+                task.cancel()
+            raise
+        finally:
+            del self._news[key]
 
     async def _call(self, lane: str, call: Callable[..., T], *args: Any) -> T:
         """An API call, in a thread, once its lane has room."""
@@ -485,6 +525,14 @@ def _message(error: ApiException) -> str:
         return str(json.loads(error.body or "{}").get("message") or error.reason)
     except ValueError:
         return str(error.reason)
+
+
+def _refusal(task: asyncio.Future[Any]) -> Refused | None:
+    """What the API server said of a finished write it refused (None for any other)."""
+    if not task.done() or task.cancelled():
+        return None
+    outcome = task.exception() or task.result()
+    return outcome if isinstance(outcome, Refused) else None
 
 
 def _workload(children: list[Object]) -> Object | None:
