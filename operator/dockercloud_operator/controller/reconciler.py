@@ -298,7 +298,7 @@ class Reconciler:
 
         async def report_so_far(reasons: list[str]) -> None:
             fresh = self.store.service(key) or read
-            await self._report(key, service, fresh, built, context, decision, reasons)
+            await self._report(key, service, fresh, built, context, decision, reasons, True)
 
         await self._reporting_while(key, tasks, report_so_far)
         refused = [r for r in await asyncio.gather(*tasks, return_exceptions=True) if r]
@@ -332,9 +332,11 @@ class Reconciler:
         report: Callable[[list[str]], Awaitable[None]],
     ) -> None:
         """Waits for the service's writes, and reports its status meanwhile whenever its
-        children or pods change. A Kubernetes Service waits seconds for its ClusterIP when
-        many are made at once (the API server allocates them at the pace of its own client),
-        and the status of containers already running must not wait for it."""
+        children or pods change, if it has settled (Running, say): a Kubernetes Service waits
+        seconds for its ClusterIP when many are made at once (the API server allocates them at
+        the pace of its own client), and containers already running must not wait for it. A
+        transition is left to the report that follows the writes, as before: written
+        meanwhile, each new service's `Starting` would be a write and an Event more."""
         news = self._news[key] = asyncio.Event()
         try:
             while pending := [task for task in tasks if not task.done()]:
@@ -412,6 +414,7 @@ class Reconciler:
         context: Context,
         decision: Decision | None = None,
         refused: list[str] | None = None,
+        settled_only: bool = False,
     ) -> None:
         """Writes the status when it changed, with an Event for a new state. A transitional
         state is written once it has lasted `status_hold`: one that ends sooner (a start on a
@@ -441,6 +444,8 @@ class Reconciler:
         # The state machine goes on from a held status, as if it had been written.
         since, basis = self._held.get(key, (time.monotonic(), previous))
         status = compute(service, observed, basis, datetime.now(UTC))
+        if settled_only and moving(status):
+            return  # the reconcile's own report, once its writes are done, tells a transition
         if _same(status, previous):
             self._held.pop(key, None)
             return
