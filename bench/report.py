@@ -160,7 +160,8 @@ def _cpu(seconds: Result) -> str:
 
 
 def plot(result: Result, path: Path) -> bool:
-    """Services ready over time, direct apply against the operator; False without matplotlib."""
+    """Services ready over time, direct apply and floor against the operator; False without
+    matplotlib."""
     try:
         import matplotlib
 
@@ -174,6 +175,8 @@ def plot(result: Result, path: Path) -> bool:
         ("operator: Deployments available", operator["children_ready_times"], ":"),
         ("operator: Services Running", operator["ready_times"], "-"),
     ]
+    if result.get("floor"):  # the floor: its status written once the Deployment is available
+        series.insert(1, ("floor: status written", result["floor"]["ready_times"], "--"))
     figure, axes = plt.subplots(figsize=(8, 4.5), dpi=120)
     for label, times, style in series:
         ordered = sorted(times)
