@@ -37,14 +37,12 @@ from typing import Any
 
 import aiohttp
 import requests
-import yaml
 from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
 
 from bench.process import cpu_seconds
 from bench.report import percentile, rounded
 from dockercloud_operator.schema import constants
-from testbed import service_crd
+from testbed import service_crd, user_roles
 from testbed.controlplane import ControlPlane, free_port
 
 Object = dict[str, Any]
@@ -78,31 +76,8 @@ def create_services(api: client.ApiClient, count: int, threads: int = 8) -> list
 
 
 def editor_token(api: client.ApiClient) -> str:
-    rbac = client.RbacAuthorizationV1Api(api)
-    for role in yaml.safe_load_all((ROOT / "manifests" / "user-roles.yaml").read_text()):
-        try:
-            rbac.create_cluster_role(role)
-        except ApiException as error:
-            if error.status != 409:  # there already (a cluster the tests share)
-                raise
-    core = client.CoreV1Api(api)
-    core.create_namespaced_service_account(NAMESPACE, {"metadata": {"name": "bench"}})
-    rbac.create_namespaced_role_binding(
-        NAMESPACE,
-        {
-            "metadata": {"name": "bench"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                        "name": "dockercloud-service-editor"},
-            "subjects": [{"kind": "ServiceAccount", "name": "bench", "namespace": NAMESPACE}],
-        },
-    )  # fmt: skip
-    request = client.AuthenticationV1TokenRequest(
-        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
-    )
-    token: str = core.create_namespaced_service_account_token(
-        "bench", NAMESPACE, request
-    ).status.token
-    return token
+    user_roles.install(api)
+    return user_roles.token(api, NAMESPACE, "bench")
 
 
 def timed(session: requests.Session, url: str, count: int) -> list[float]:

@@ -30,14 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import requests
-import yaml
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from chaos import checks
 from chaos.bed import Bed
 from chaos.report import ScenarioResult
 from dockercloud_operator.schema import constants
+from testbed import user_roles
 from testbed.controlplane import free_port
 
 Object = dict[str, Any]
@@ -347,38 +346,6 @@ def _abuser(base: str, token: str, prefix: str, deadline: float, rng: random.Ran
                 _send(session, base, token, Request("clean-up", "DELETE", path), tally)
 
 
-def _editor_token(api: client.ApiClient, namespace: str) -> str:
-    """A ServiceAccount of `namespace` bound to the service editor role, and its token."""
-    rbac = client.RbacAuthorizationV1Api(api)
-    for role in yaml.safe_load_all((ROOT / "manifests" / "user-roles.yaml").read_text()):
-        try:
-            rbac.create_cluster_role(role)
-        except ApiException as error:
-            if error.status != 409:
-                raise
-    core = client.CoreV1Api(api)
-    core.create_namespaced_service_account(namespace, {"metadata": {"name": ACCOUNT}})
-    rbac.create_namespaced_role_binding(
-        namespace,
-        {
-            "metadata": {"name": ACCOUNT},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": "dockercloud-service-editor",
-            },
-            "subjects": [{"kind": "ServiceAccount", "name": ACCOUNT, "namespace": namespace}],
-        },
-    )
-    request = client.AuthenticationV1TokenRequest(
-        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
-    )
-    token: str = core.create_namespaced_service_account_token(
-        ACCOUNT, namespace, request
-    ).status.token
-    return token
-
-
 class RestApi:
     """`dockercloud-operator api` on the bed, serving one namespace."""
 
@@ -441,7 +408,8 @@ def rest_under_load(
     api = bed.client
     namespace = f"chaos-rest-{rng.randrange(1 << 32):08x}"
     client.CoreV1Api(api).create_namespace({"metadata": {"name": namespace}})
-    token = _editor_token(api, namespace)
+    user_roles.install(api)
+    token = user_roles.token(api, namespace, ACCOUNT)
     rest = RestApi(bed, namespace)
     tally, uuids = Tally(), list[str]()
     written = [Written() for _ in range(writers)]

@@ -13,13 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
 
 from dockercloud_operator.schema import crd
 from testbed import build
 from testbed import service_crd as service_crd_module
+from testbed import user_roles as user_roles_module
 from testbed.controlplane import ControlPlane
 from tests.operator_process import OperatorProcess
 from tests.rest_api import RestApi
@@ -106,12 +105,4 @@ def rest_api(
 @pytest.fixture(scope="session")
 def user_roles(api: client.ApiClient) -> None:
     """The viewer and editor ClusterRoles of manifests/user-roles.yaml."""
-    rbac = client.RbacAuthorizationV1Api(api)
-    roles = Path(__file__).resolve().parents[1] / "manifests" / "user-roles.yaml"
-    for role in yaml.safe_load_all(roles.read_text()):
-        try:
-            rbac.create_cluster_role(role)
-        except ApiException as error:
-            if error.status != 409:
-                raise
-            rbac.replace_cluster_role(role["metadata"]["name"], role)
+    user_roles_module.install(api)

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 import requests
-import yaml
 from chaos.specs import field_values
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -29,6 +28,7 @@ from dockercloud_operator.documented.requests import LIST_PARAMETERS, WRITABLE
 from dockercloud_operator.documented.view import DOCUMENTED_ATTRIBUTES
 from dockercloud_operator.schema.constants import GROUP, PLURAL, VERSION
 from dockercloud_operator.schema.model import ServiceSpec, State
+from testbed import user_roles
 from tests.rest_api import Client, RestApi, basic, bearer, service_account_token
 
 pytestmark = pytest.mark.integration
@@ -50,15 +50,8 @@ FUZZ = settings(
 
 @pytest.fixture(scope="module")
 def service_roles(api: client.ApiClient) -> None:
-    """The viewer and editor ClusterRoles of manifests/user-roles.yaml, created unless they
-    exist already."""
-    rbac = client.RbacAuthorizationV1Api(api)
-    for role in yaml.safe_load_all((ROOT / "manifests" / "user-roles.yaml").read_text()):
-        try:
-            rbac.create_cluster_role(role)
-        except ApiException as error:
-            if error.status != 409:
-                raise
+    """The viewer and editor ClusterRoles of manifests/user-roles.yaml."""
+    user_roles.install(api)
 
 
 def release(api: client.ApiClient, namespace: str, name: str) -> None:
