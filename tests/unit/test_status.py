@@ -12,6 +12,7 @@ from dockercloud_operator.controller.status import (
     compute,
     count,
     documented_datetime,
+    glance,
     image_name,
     state,
     synchronized,
@@ -136,6 +137,29 @@ def test_the_state_follows_the_documented_table(
     observed = Observed(workload=workload, pods=pods)
     got = state(service(**spec), observed, count(pods), previous, deployed, last_target)
     assert got is expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "workload", "pods", "previous", "deployed", "last_target", "expected"),
+    [case[1:] for case in STATES],
+    ids=[case[0] for case in STATES],
+)
+def test_a_glance_at_a_status_says_what_the_whole_status_says_of_its_state(
+    spec: dict[str, Any], workload: dict[str, Any] | None, pods: list[dict[str, Any]],
+    previous: State | None, deployed: bool, last_target: int | None, expected: State,
+) -> None:  # fmt: skip
+    observed = Observed(workload=workload, pods=pods)
+    before: dict[str, Any] = {"state": str(previous)} if previous else {}
+    if deployed:
+        before["deployed_datetime"] = documented_datetime(NOW)
+    if last_target is not None:
+        before["running_of_target"] = f"0/{last_target}"
+    whole = compute(service(**spec), observed, before, NOW)
+    assert glance(service(**spec), observed, before) == {
+        "state": whole["state"],
+        "synchronized": whole["synchronized"],
+    }
+    assert whole["state"] == str(expected)
 
 
 def test_a_service_being_deleted_is_terminating_whatever_else_is_seen() -> None:

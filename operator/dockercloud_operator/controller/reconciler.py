@@ -36,6 +36,7 @@ from dockercloud_operator.controller.status import (
     TRANSITIONAL,
     Observed,
     compute,
+    glance,
     moving,
     news,
     observed_generation_lags,
@@ -443,9 +444,9 @@ class Reconciler:
         previous = body.get("status") or {}
         # The state machine goes on from a held status, as if it had been written.
         since, basis = self._held.get(key, (time.monotonic(), previous))
-        status = compute(service, observed, basis, datetime.now(UTC))
-        if settled_only and moving(status):
+        if settled_only and moving(glance(service, observed, basis)):
             return  # the reconcile's own report, once its writes are done, tells a transition
+        status = compute(service, observed, basis, datetime.now(UTC))
         if _same(status, previous):
             self._held.pop(key, None)
             return

@@ -244,15 +244,16 @@ def _ports(service: Service, observed: Observed) -> list[Object]:
 
 
 def _condition(
-    kind: str, ok: bool, reason: str, message: str, previous: list[Object], now: datetime,
+    kind: str, ok: bool, reason: str, message: str, previous: list[Object], now: str,
     generation: int | None,
 ) -> Object:  # fmt: skip
+    """A condition; `now` in Kubernetes' form, its transition time if its status changed."""
     status = "True" if ok else "False"
     before = next((c for c in previous if c.get("type") == kind), None)
     since = (
         before["lastTransitionTime"]
         if before and before.get("status") == status and before.get("lastTransitionTime")
-        else kubernetes_time(now)
+        else now
     )
     condition: Object = {
         "type": kind,
@@ -264,6 +265,16 @@ def _condition(
     if generation is not None:
         condition["observedGeneration"] = generation
     return condition
+
+
+def glance(service: Service, observed: Observed, previous: Object) -> Object:
+    """The new status's state and whether it is synchronized, and nothing else: enough for
+    `moving`, at a fraction of `compute`'s cost."""
+    counts = count(observed.pods)
+    before = State(previous["state"]) if previous.get("state") else None
+    deployed = bool(previous.get("deployed_datetime"))
+    current = state(service, observed, counts, before, deployed, previous_target(previous))
+    return {"state": str(current), "synchronized": synchronized(service, observed.workload)}
 
 
 def compute(service: Service, observed: Observed, previous: Object, now: datetime) -> Object:
@@ -339,38 +350,39 @@ def compute(service: Service, observed: Observed, previous: Object, now: datetim
         status["destroyed_datetime"] = stamp
 
     conditions = previous.get("conditions", [])
+    now_k8s = kubernetes_time(now)
     status["conditions"] = [
         _condition(
             "Ready", current_state is State.RUNNING, current_state.name.title().replace("_", ""),
-            f"{counts.running}/{wanted} containers running", conditions, now, generation,
+            f"{counts.running}/{wanted} containers running", conditions, now_k8s, generation,
         ),
         _condition(
             "Synchronized", in_sync, "UpToDate" if in_sync else "RollingOut",
             "the containers run the current definition" if in_sync
             else "containers of an older definition are being replaced",
-            conditions, now, generation,
+            conditions, now_k8s, generation,
         ),
         _condition(
             "UnsupportedAttributes", bool(observed.unsupported),
             "Approximated" if observed.unsupported else "AllHonoured",
             "; ".join(str(f) for f in observed.unsupported) or "every attribute is honoured",
-            conditions, now, generation,
+            conditions, now_k8s, generation,
         ),
         _condition(
             "ActionsAllowed", not observed.held, "Held" if observed.held else "Allowed",
             observed.held_message or "every requested action is carried out",
-            conditions, now, generation,
+            conditions, now_k8s, generation,
         ),
         _condition(
             "Applied", not observed.refused, "Refused" if observed.refused else "Applied",
             "; ".join(observed.refused) or "every object the service needs is applied",
-            conditions, now, generation,
+            conditions, now_k8s, generation,
         ),
         _condition(
             "LinksResolved", not observed.unresolved,
             "Unresolved" if observed.unresolved else "Resolved",
             "; ".join(observed.unresolved) or "every linked service exists",
-            conditions, now, generation,
+            conditions, now_k8s, generation,
         ),
     ]  # fmt: skip
     return {key: value for key, value in status.items() if value is not None}
