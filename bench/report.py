@@ -80,6 +80,16 @@ def table_rows(result: Result) -> list[str]:
             f"| {_number(1000 * done['cpu_seconds'].get('operator', 0) / size)} "
             f"| | {everyone} | | |"
         )
+    rest = operator.get("rest")
+    if rest:  # Kubernetes' answer in the direct column, the REST API's in the operator's
+        kinds = ("get_one", "list_page", "list_all")
+        kube = " / ".join(_number(rest[k]["kubernetes"]["p50_ms"], 2) for k in kinds)
+        api = " / ".join(_number(rest[k]["api"]["p50_ms"], 2) for k in kinds)
+        ratios = " / ".join(_number(rest[k]["ratio_p50"], 2) for k in kinds)
+        rows.append(
+            f"| {size} | REST API p50 (ms): GET one / page of 25 / all {size} "
+            f"| {kube} | | {api} | {ratios} | | | | | | | |"
+        )
     return rows
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -30,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -162,61 +163,23 @@ def measure(
          "metadata": {"name": "unreported"}, "spec": {"image": "nginx", "running": False}},
     )  # fmt: skip
 
-    port = free_port()
-    log_path = Path(tempfile.mkdtemp(prefix="bench-api-")) / "api.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "dockercloud_operator", "api", "--listen",
-             f"127.0.0.1:{port}", "--namespace", NAMESPACE],
-            env={**os.environ, "KUBECONFIG": str(kubeconfig)}, stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        rest = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                if requests.get(f"{rest}/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        headers = {"Authorization": f"Bearer {token}"}
-        kube = str(configuration.host).rstrip("/")
-        collection = (f"{kube}/apis/{constants.GROUP}/{constants.VERSION}/namespaces/{NAMESPACE}/"
-                      f"{constants.PLURAL}")  # fmt: skip
-        api_session, kube_session = requests.Session(), requests.Session()
-        api_session.headers.update(headers)
-        kube_session.headers.update(headers)
-        kube_session.verify = configuration.ssl_ca_cert
+    kube = str(configuration.host).rstrip("/")
+    with api_server(kubeconfig, NAMESPACE, say) as (rest, server):
         target = random.Random(7).choice(created)
-        uid, name = target["metadata"]["uid"], target["metadata"]["name"]
         cpu_before = cpu_seconds(server.pid)
         result: Object = {"services": services}
-        say("GET one ...")
-        result["get_one"] = {
-            "api": summary(timed(api_session, f"{rest}/api/app/v1/service/{uid}/", requests_count)),
-            "kubernetes": summary(timed(kube_session, f"{collection}/{name}", requests_count)),
-            "api_unreported": summary(timed(
-                api_session, f"{rest}/api/app/v1/service/{unreported['metadata']['uid']}/",
-                max(requests_count // 10, 5))),
-        }  # fmt: skip
-        runs = max(requests_count // 10, 5)
-        say("lists ...")
-        result["list_page"] = {
-            "api": summary(timed(api_session, f"{rest}/api/app/v1/service/?limit=25", runs)),
-            "kubernetes": summary(timed(kube_session, f"{collection}?limit=25", runs)),
-        }
-        result["list_all"] = {
-            "api": summary(timed(api_session, f"{rest}/api/app/v1/service/?limit=0", runs)),
-            "kubernetes": summary(timed(kube_session, collection, runs)),
-        }
-        for key in ("get_one", "list_page", "list_all"):
-            figures = result[key]
-            figures["difference_p50_ms"] = rounded(
-                figures["api"]["p50_ms"] - figures["kubernetes"]["p50_ms"], 2
+        result.update(
+            sequential(rest, kube, configuration.ssl_ca_cert, token, NAMESPACE, target,
+                       requests_count, say)
+        )  # fmt: skip
+        headers = {"Authorization": f"Bearer {token}"}
+        unreported_url = f"{rest}/api/app/v1/service/{unreported['metadata']['uid']}/"
+        with requests.Session() as session:
+            session.headers.update(headers)
+            result["get_one"]["api_unreported"] = summary(
+                timed(session, unreported_url, max(requests_count // 10, 5))
             )
-            figures["ratio_p50"] = rounded(
-                figures["api"]["p50_ms"] / figures["kubernetes"]["p50_ms"], 2
-            )
+        uid = target["metadata"]["uid"]
         say(f"{clients} clients for {seconds:g}s ...")
         urls = [
             f"{rest}/api/app/v1/service/{uid}/",
@@ -230,10 +193,73 @@ def measure(
             "cpu_seconds": rounded(cpu_seconds(server.pid) - cpu_before, 2),
         }
         return result
+
+
+@contextlib.contextmanager
+def api_server(
+    kubeconfig: Path, namespace: str, say: Say = print
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`dockercloud-operator api` serving `namespace` until the block ends: its URL, its process."""
+    port = free_port()
+    log_path = Path(tempfile.mkdtemp(prefix="bench-api-")) / "api.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "dockercloud_operator", "api", "--listen",
+             f"127.0.0.1:{port}", "--namespace", namespace],
+            env={**os.environ, "KUBECONFIG": str(kubeconfig)}, stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    rest = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if requests.get(f"{rest}/healthz", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        yield rest, server
     finally:
         server.terminate()
         server.wait(10)
         say(f"API log: {log_path}")
+
+
+def sequential(
+    rest: str, kube: str, ca: str | None, token: str, namespace: str, target: Object,
+    count: int, say: Say = print,
+) -> Object:  # fmt: skip
+    """GET one service (`target`), a page of 25 and the whole list, each `count` times (the
+    lists a tenth of that) one after another on a kept-alive connection, through the API and
+    straight from Kubernetes, with the same token: p50/p95 of each, their difference and ratio."""
+    collection = (f"{kube}/apis/{constants.GROUP}/{constants.VERSION}/namespaces/{namespace}/"
+                  f"{constants.PLURAL}")  # fmt: skip
+    uid, name = target["metadata"]["uid"], target["metadata"]["name"]
+    runs = max(count // 10, 5)
+    with requests.Session() as api_session, requests.Session() as kube_session:
+        for session in (api_session, kube_session):
+            session.headers.update({"Authorization": f"Bearer {token}"})
+        kube_session.verify = ca or True
+        say("GET one ...")
+        result: Object = {
+            "get_one": {
+                "api": summary(timed(api_session, f"{rest}/api/app/v1/service/{uid}/", count)),
+                "kubernetes": summary(timed(kube_session, f"{collection}/{name}", count)),
+            }
+        }
+        say("lists ...")
+        result["list_page"] = {
+            "api": summary(timed(api_session, f"{rest}/api/app/v1/service/?limit=25", runs)),
+            "kubernetes": summary(timed(kube_session, f"{collection}?limit=25", runs)),
+        }
+        result["list_all"] = {
+            "api": summary(timed(api_session, f"{rest}/api/app/v1/service/?limit=0", runs)),
+            "kubernetes": summary(timed(kube_session, collection, runs)),
+        }
+    for figures in result.values():
+        api_p50, kube_p50 = figures["api"]["p50_ms"], figures["kubernetes"]["p50_ms"]
+        figures["difference_p50_ms"] = rounded(api_p50 - kube_p50, 2)
+        figures["ratio_p50"] = rounded(api_p50 / kube_p50, 2)
+    return result
 
 
 def table(result: Object) -> str:

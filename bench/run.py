@@ -43,6 +43,7 @@ from pathlib import Path
 
 from kubernetes import client
 
+from bench import rest_api
 from bench.cluster import (
     Identity,
     Metrics,
@@ -83,7 +84,7 @@ from bench.process import OperatorProcess, profile_summary
 from bench.report import markdown, plot
 from dockercloud_operator.controller.kube import Kube
 from dockercloud_operator.schema import constants, names
-from testbed import service_crd
+from testbed import service_crd, user_roles
 from testbed.controlplane import signals_raise
 
 # -- the baseline -------------------------------------------------------------------------------
@@ -401,6 +402,7 @@ def operator_phase(
                                   **profile_summary(operator.profile)}  # fmt: skip
         memory_end = operator.memory_kib()
         said_end = operator.own_metrics()
+        rest = rest_figures(admin, cluster.kubeconfig, namespace, service_list, say)
         operator.check_alive()
         exit_code = operator.stop()
         log = operator.log_summary()
@@ -422,6 +424,7 @@ def operator_phase(
             "requests": request_counts(update_delta, size),
             "profile": update_profile,
         },
+        "rest": rest,
         "source": code,
         "startup_seconds": round(startup_seconds, 3),
         "apply_seconds": round(apply_seconds, 3),
@@ -486,6 +489,30 @@ def operator_phase(
         "testbed": bed,
         "profile": profile,
     }
+
+
+REST_REQUESTS = 200  # GETs of one service timed (the lists: a tenth of that)
+
+
+def rest_figures(
+    admin: client.ApiClient, kubeconfig: Path, namespace: str, service_list: Sequence[str],
+    say: Say,
+) -> Result:  # fmt: skip
+    """The REST API over the phase's services, once everything has converged: GET one, a page
+    and the whole list, through it and straight from Kubernetes, with an editor's token."""
+    user_roles.install(admin)
+    token = user_roles.token(admin, namespace, "bench-rest")
+    target = client.CustomObjectsApi(admin).get_namespaced_custom_object(
+        constants.GROUP, constants.VERSION, namespace, constants.PLURAL, service_list[0]
+    )
+    say(f"operator REST API: {len(service_list)} services through it and from Kubernetes")
+    kube = str(admin.configuration.host).rstrip("/")
+    with rest_api.api_server(kubeconfig, namespace, say=lambda _: None) as (url, _server):
+        figures: Result = rest_api.sequential(
+            url, kube, admin.configuration.ssl_ca_cert, token, namespace, target, REST_REQUESTS,
+            say=lambda _: None,
+        )  # fmt: skip
+    return {"about": "p50/p95 ms of sequential GETs, one connection, the same token", **figures}
 
 
 # -- the whole run ------------------------------------------------------------------------------

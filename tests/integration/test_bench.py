@@ -99,6 +99,13 @@ def test_a_small_benchmark_run_writes_well_formed_results(tmp_path: Path) -> Non
     assert operator["log"]["exit_code"] == 0
     assert operator["log"]["tracebacks"] == 0
     assert (tmp_path / operator["log"]["file"]).exists()
+    rest = operator["rest"]  # the REST API over the operator's services, beside Kubernetes
+    for kind in ("get_one", "list_page", "list_all"):
+        for side in ("api", "kubernetes"):
+            assert positive(rest[kind][side]["p50_ms"]), (kind, side)
+        assert rest[kind]["ratio_p50"] == round(
+            rest[kind]["api"]["p50_ms"] / rest[kind]["kubernetes"]["p50_ms"], 2
+        )
     if result["plot"] is not None:  # matplotlib is optional (make bench installs it)
         assert (tmp_path / result["plot"]).read_bytes().startswith(b"\x89PNG")
 
@@ -109,4 +116,5 @@ def test_a_small_benchmark_run_writes_well_formed_results(tmp_path: Path) -> Non
     assert table[2].startswith(f"| {SIZE} | create |") and table[3].startswith(
         f"| {SIZE} | update |"
     )
+    assert table[4].startswith(f"| {SIZE} | REST API p50 (ms): GET one / page of 25 / all {SIZE} |")
     assert any(f"running {SIZE}/{SIZE}" in line for line in lines)
