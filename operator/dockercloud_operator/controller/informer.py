@@ -14,7 +14,6 @@ only ever touched from the loop."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import threading
@@ -27,6 +26,7 @@ from kubernetes.client.exceptions import ApiException
 
 from dockercloud_operator.controller import metrics
 from dockercloud_operator.controller.kube import path
+from dockercloud_operator.schema import encoding
 
 logger = logging.getLogger(__name__)
 Object = dict[str, Any]
@@ -188,7 +188,7 @@ class Informer:
             query = [("limit", str(self.page)), *([("continue", page)] if page else [])]
             response = self._request(query, (CONNECT_TIMEOUT, READ_TIMEOUT))
             response.read()
-            body = json.loads(response.data)
+            body = encoding.loads(response.data)
             items = body.get("items") or []
             listed.update(identity(item) for item in items)
             kind = LISTED if first else "MODIFIED"  # LISTED: the store's start-up listing
@@ -217,7 +217,7 @@ class Informer:
                     break
                 if not line.strip():
                     continue
-                event = json.loads(line)
+                event = encoding.loads(line)
                 kind, body = event.get("type"), event.get("object") or {}
                 if kind == "ERROR":
                     raise ApiException(status=body.get("code") or 500, reason=body.get("message"))

@@ -11,7 +11,7 @@ from kubernetes.client.exceptions import ApiException
 
 from dockercloud_operator.controller import metrics
 from dockercloud_operator.resources.events import event
-from dockercloud_operator.schema import constants
+from dockercloud_operator.schema import constants, encoding
 
 Object = dict[str, Any]
 
@@ -116,7 +116,7 @@ class Kube:
         response.read()
         if not 200 <= response.status <= 299:
             raise ApiException(http_resp=response)
-        return json.loads(response.data) if response.data else None
+        return encoding.loads(response.data) if response.data else None
 
     def offers_container_restart_rules(self, namespace: str) -> tuple[bool, str]:
         """Whether a container may have its own restartPolicy (Kubernetes' ContainerRestartRules),
@@ -154,7 +154,7 @@ class Kube:
         # Serialised here, as UTF-8: the client's json.dumps would escape a character outside
         # the Basic Multilingual Plane (an emoji) as a surrogate pair, which the API server's
         # YAML decoder refuses. JSON is YAML, so the body is sent as it is.
-        body = json.dumps(obj, ensure_ascii=False).encode()
+        body = encoding.dumps(obj)
         try:
             applied: Object = self.request(
                 "PATCH", url, body=body, query=query, content_type="application/apply-patch+yaml"

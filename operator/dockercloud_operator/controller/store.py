@@ -11,7 +11,6 @@ here; services and children as JSON text (`Packed`), pods as the few fields the 
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,7 @@ from pydantic import ValidationError
 
 from dockercloud_operator.resources import object_key
 from dockercloud_operator.resources.context import Services, references
-from dockercloud_operator.schema import constants
+from dockercloud_operator.schema import constants, encoding
 from dockercloud_operator.schema.model import Service
 
 Object = dict[str, Any]
@@ -91,10 +90,12 @@ class Packed:
 
     @classmethod
     def of(cls, body: Object) -> Packed:
-        return cls(_version(body), json.dumps(body, separators=(",", ":")).encode())
+        # A copy of the exact size: orjson's own bytes keep the buffer it grew (four times the
+        # text, measured), which at a thousand services was 14 MiB more.
+        return cls(_version(body), bytes(memoryview(encoding.dumps(body))))
 
     def body(self) -> Object:
-        body: Object = json.loads(self.text)
+        body: Object = encoding.loads(self.text)
         return body
 
 
