@@ -163,7 +163,7 @@ class OperatorProcess:
         self.profile = output
         self.profiler = subprocess.Popen(
             [py_spy, "record", "--pid", str(self.pid), "--rate", str(rate), "--format", "raw",
-             "--nonblocking", "--threads", "--output", str(output)],
+             "--nonblocking", "--threads", "--gil", "--output", str(output)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
 
@@ -205,8 +205,9 @@ PLUMBING = (
 def profile_summary(path: Path, rate: int = 100, top: int = 20) -> dict[str, Any]:
     """A py-spy collapsed-stack file (`--format raw`, `--threads`) in short: samples by thread
     (the event loop, or the executor threads that make the API calls), and the functions with
-    the most samples, inclusive (counted once per stack) and self. py-spy leaves out idle
-    threads, but counts a thread blocked reading a TLS socket as active."""
+    the most samples, inclusive (counted once per stack) and self. Recorded with `--gil`, only
+    the thread that holds the GIL is sampled: the samples are the CPU the operator spends in
+    Python (without it, a thread blocked reading a TLS socket would count as busy)."""
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
     threads: Counter[str] = Counter()
@@ -221,7 +222,8 @@ def profile_summary(path: Path, rate: int = 100, top: int = 20) -> dict[str, Any
         name = thread.partition(": ")[2]
         threads[
             "event loop" if name == "MainThread"
-            else "executor (API calls)" if name.startswith("asyncio_")
+            else "executor (API calls)" if name.startswith("api_")
+            else "watches (children, pods)" if name.startswith("watch-")
             else "other"
         ] += count  # fmt: skip
         for frame in set(frames):
