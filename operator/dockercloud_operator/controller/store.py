@@ -7,7 +7,9 @@ found is confirmed by that watch's own first listing; a service deleted in betwe
 confirmed, and `forget_unconfirmed` drops it.
 
 Bodies are stored without managedFields, which are most of an object's size and never read
-here; services and children as JSON text (`Packed`), pods as the few fields the status reads."""
+here; services and children as JSON text (`Packed`), pods as the few fields the status reads
+(as JSON text too: a third of their size as Python objects, and nothing for the garbage
+collector to go through)."""
 
 from __future__ import annotations
 
@@ -120,7 +122,7 @@ class Store:
         self.index = Services()  # the models by name and uid, for resolving references
         self.linking: set[Key] = set()  # services that reference others
         self.children: dict[Key, dict[tuple[str, str, str], Packed]] = defaultdict(dict)
-        self.pods: dict[Key, dict[str, Object]] = defaultdict(dict)
+        self.pods: dict[Key, dict[str, Packed]] = defaultdict(dict)
         self.unconfirmed: set[tuple[str, ...]] = set()  # listed at start, not yet watched
 
     def _seen(self, identity: tuple[str, ...], listed: bool) -> None:
@@ -247,11 +249,12 @@ class Store:
             return None
         name = body["metadata"]["name"]
         stored = self.pods[owner].get(name)
-        if _older(_version(body), _version(stored)):
+        if stored is not None and _older(_version(body), stored.version):
             return owner
         pod = _pod_essentials(body)
-        self.pods[owner][name] = pod
-        return None if stored is not None and _unversioned(stored) == _unversioned(pod) else owner
+        self.pods[owner][name] = Packed.of(pod)
+        unchanged = stored is not None and _unversioned(stored.body()) == _unversioned(pod)
+        return None if unchanged else owner
 
     def remove_pod(self, body: Object) -> Key | None:
         owner = self.owner_of(body)
@@ -262,7 +265,7 @@ class Store:
         return owner
 
     def pods_of(self, key: Key) -> list[Object]:
-        return list(self.pods.get(key, {}).values())
+        return [packed.body() for packed in self.pods.get(key, {}).values()]
 
     def linked_from(self, key: Key) -> list[tuple[str, Service]]:
         """(alias, service) of each link to the service at `key`."""
