@@ -56,7 +56,9 @@ from bench.common import (
 from dockercloud_operator.controller.kube import Kube
 from dockercloud_operator.controller.status import Observed, compute
 from dockercloud_operator.schema import constants, names
-from dockercloud_operator.schema.model import Service
+from dockercloud_operator.schema.model import (
+    Service,
+)
 from testbed import service_crd
 
 # The requests the floor makes a service: its own writes, by kind (checked by the tests).

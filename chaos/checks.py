@@ -29,7 +29,9 @@ from dockercloud_operator.resources.compare import plan
 from dockercloud_operator.resources.context import Services, resolve
 from dockercloud_operator.resources.restarts import keeps_stopped
 from dockercloud_operator.schema import constants
-from dockercloud_operator.schema.model import Service
+from dockercloud_operator.schema.model import (
+    Service,
+)
 
 Object = dict[str, Any]
 Key = tuple[str, str]

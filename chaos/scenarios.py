@@ -37,7 +37,9 @@ from chaos.cluster import (
 from chaos.findings import FINDINGS, Finding
 from chaos.report import ScenarioResult
 from chaos.specs import FuzzCase, fuzz_case, mutation, rollout_spec
-from dockercloud_operator.schema.model import Service
+from dockercloud_operator.schema.model import (
+    Service,
+)
 
 Object = dict[str, Any]
 Key = tuple[str, str]

@@ -11,7 +11,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from dockercloud_operator.schema import model
+from dockercloud_operator.schema import fields, model, parts
 from tests.invalid_specs import INVALID_SPECS, VALID_SPEC
 
 Object = dict[str, Any]
@@ -88,10 +88,10 @@ def mutation(rng: random.Random, spec: Object, round_: int) -> Object:
 # target_num_containers the fuzzer draws at most, for stopped services (`--big-target`): what
 # the schema allows. Numbered link variables name the first 10 containers only, so the count no
 # longer costs the operator memory (finding huge-target: 2**31 - 1 once took gigabytes).
-BIG_TARGET = model.MAX_INT32
+BIG_TARGET = fields.MAX_INT32
 # Drawn on purpose besides the range: the counts that once broke the operator (20000 made a
 # status bigger than the API server takes) and the largest the fuzzer may draw.
-BIG_TARGET_EDGES = (1000, 20000, model.MAX_INT32)
+BIG_TARGET_EDGES = (1000, 20000, fields.MAX_INT32)
 
 
 def big_targets() -> st.SearchStrategy[int]:
@@ -116,7 +116,7 @@ def _regex(pattern: str, max_size: int | None = None) -> st.SearchStrategy[str]:
     return strategy
 
 
-DNS_LABEL = _regex(model.DNS_LABEL, 63)
+DNS_LABEL = _regex(fields.DNS_LABEL, 63)
 ABSOLUTE = st.one_of(
     _regex(r"/[a-z0-9._/-]{0,24}"),
     st.sampled_from(["/", "/data", "/var/lib/data", "/a/../b", "/a//b", "/a:b", "/tmp/"]),
@@ -128,7 +128,7 @@ LONG_LABEL_KEY = st.sampled_from(
     ["a" * 64 + ".example.com/key", "example.com/" + "k" * 63, "x" * 63, "Upper.Case"]
 )
 DOMAINS = st.one_of(
-    _regex(model._DOMAIN, 60), st.sampled_from(["EXAMPLE.com", "a-b.c", "x" * 64, "db"])
+    _regex(fields._DOMAIN, 60), st.sampled_from(["EXAMPLE.com", "a-b.c", "x" * 64, "db"])
 )
 
 
@@ -196,7 +196,7 @@ def _links(draw: st.DrawFn) -> list[Object]:
     for _ in range(draw(st.integers(0, 3))):
         link: Object = {"to_service": draw(_reference())}
         if draw(st.booleans()):
-            link["name"] = draw(_regex(model.LINK_NAME, 63))
+            link["name"] = draw(_regex(fields.LINK_NAME, 63))
         links.setdefault(link["to_service"], link)
     return list(links.values())
 
@@ -212,7 +212,7 @@ def _ip() -> st.SearchStrategy[str]:
 
 
 def _optional_fields() -> dict[str, st.SearchStrategy[Any]]:
-    envvar = st.fixed_dictionaries({"key": _regex(model.ENV_KEY, 40), "value": TEXT})
+    envvar = st.fixed_dictionaries({"key": _regex(fields.ENV_KEY, 40), "value": TEXT})
     return {
         "nickname": TEXT,
         "redeploy": st.fixed_dictionaries(
@@ -225,39 +225,39 @@ def _optional_fields() -> dict[str, st.SearchStrategy[Any]]:
         "container_envvars": st.lists(envvar, max_size=4, unique_by=lambda e: e["key"]),
         "linked_to_service": _links(),
         "bindings": _bindings(),
-        "autorestart": st.sampled_from(list(model.Autorestart)).map(str),
-        "autodestroy": st.sampled_from(list(model.Autodestroy)).map(str),
+        "autorestart": st.sampled_from(list(parts.Autorestart)).map(str),
+        "autodestroy": st.sampled_from(list(parts.Autodestroy)).map(str),
         "autoredeploy": st.booleans(),
         "sequential_deployment": st.booleans(),
         "roles": st.sampled_from([[], ["global"]]),
         "privileged": st.booleans(),
-        "deployment_strategy": st.sampled_from(list(model.DeploymentStrategy)).map(str),
+        "deployment_strategy": st.sampled_from(list(parts.DeploymentStrategy)).map(str),
         "tags": st.lists(
-            st.fixed_dictionaries({"name": _regex(model.TAG_NAME, 63)}),
+            st.fixed_dictionaries({"name": _regex(fields.TAG_NAME, 63)}),
             max_size=2,
             unique_by=lambda t: t["name"],
         ),
-        "net": st.sampled_from(list(model.NetworkMode)).map(str),
-        "pid": st.sampled_from(list(model.PidMode)).map(str),
+        "net": st.sampled_from(list(parts.NetworkMode)).map(str),
+        "pid": st.sampled_from(list(parts.PidMode)).map(str),
         "working_dir": ABSOLUTE,
         "user": st.one_of(
-            _regex(model.USER, 40), st.sampled_from(["root", "1000", "1000:1000", "99999999999"])
+            _regex(fields.USER, 40), st.sampled_from(["root", "1000", "1000:1000", "99999999999"])
         ),
         "hostname": DNS_LABEL,
-        "domainname": _regex(model.DNS_SUBDOMAIN, 100),
-        "mac_address": _regex(model.MAC_ADDRESS),
+        "domainname": _regex(fields.DNS_SUBDOMAIN, 100),
+        "mac_address": _regex(fields.MAC_ADDRESS),
         "cgroup_parent": TEXT,
         "tty": st.booleans(),
         "stdin_open": st.booleans(),
         "read_only": st.booleans(),
         "dns": _unique(_ip(), 2),
         "dns_search": st.one_of(
-            _unique(_regex(model.DNS_SUBDOMAIN, 60), 4),
+            _unique(_regex(fields.DNS_SUBDOMAIN, 60), 4),
             st.integers(7, 40).map(lambda n: [f"d{i}.example.com" for i in range(n)]),
         ),
-        "cap_add": _unique(_regex(model.CAPABILITY, 20), 3),
-        "cap_drop": _unique(_regex(model.CAPABILITY, 20), 3),
-        "devices": st.lists(_regex(model.DEVICE, 60), max_size=2),
+        "cap_add": _unique(_regex(fields.CAPABILITY, 20), 3),
+        "cap_drop": _unique(_regex(fields.CAPABILITY, 20), 3),
+        "devices": st.lists(_regex(fields.DEVICE, 60), max_size=2),
         "extra_hosts": st.lists(st.tuples(DOMAINS, _ip()).map(":".join), max_size=3),
         "security_opt": st.lists(
             st.one_of(
@@ -270,13 +270,13 @@ def _optional_fields() -> dict[str, st.SearchStrategy[Any]]:
         ),
         "labels": st.one_of(
             st.dictionaries(
-                st.one_of(_regex(model.LABEL_KEY, 80), LONG_LABEL_KEY), TEXT, max_size=3
+                st.one_of(_regex(fields.LABEL_KEY, 80), LONG_LABEL_KEY), TEXT, max_size=3
             ),
             # Near and past what a pod template's annotations may hold (256 KiB).
             st.integers(50, 80).map(lambda n: {f"k{i}": "x" * 4000 for i in range(n)}),
         ),
         "cpu_shares": st.integers(2, 262144),
-        "cpuset": _regex(model.CPUSET, 30),
+        "cpuset": _regex(fields.CPUSET, 30),
         "stack": st.text(max_size=60),
     }
 
@@ -295,7 +295,7 @@ def valid_spec(draw: st.DrawFn) -> Object:
     image = draw(
         st.one_of(
             st.sampled_from(["nginx", "nginx:1.27", "tutum/hello-world:latest", "mysql:5.7"]),
-            _regex(model.IMAGE_REFERENCE, 120),
+            _regex(fields.IMAGE_REFERENCE, 120),
         )
     )
     spec: Object = {"image": image}
@@ -309,10 +309,12 @@ def valid_spec(draw: st.DrawFn) -> Object:
         big = running is False and draw(st.booleans())
         spec["target_num_containers"] = draw(big_targets() if big else st.integers(0, 3))
     if draw(st.booleans()):
-        memory = draw(st.integers(1, model.MAX_INT32))
+        memory = draw(st.integers(1, fields.MAX_INT32))
         spec["memory"] = memory
         if draw(st.booleans()):
-            spec["memory_swap"] = draw(st.one_of(st.just(-1), st.integers(memory, model.MAX_INT32)))
+            spec["memory_swap"] = draw(
+                st.one_of(st.just(-1), st.integers(memory, fields.MAX_INT32))
+            )
     return spec
 
 

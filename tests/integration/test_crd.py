@@ -14,7 +14,9 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from dockercloud_operator.schema.constants import GROUP, PLURAL, VERSION
-from dockercloud_operator.schema.model import ServiceSpec
+from dockercloud_operator.schema.model import (
+    ServiceSpec,
+)
 from tests.invalid_specs import AT_THE_LIMITS, INVALID_SPECS, VALID_SPEC, Invalid
 from tests.unit.test_model import DOCUMENTED_EXAMPLE
 from tests.wait import wait_for

@@ -27,7 +27,12 @@ from kubernetes.client.exceptions import ApiException
 from dockercloud_operator.documented.requests import LIST_PARAMETERS, WRITABLE
 from dockercloud_operator.documented.view import DOCUMENTED_ATTRIBUTES
 from dockercloud_operator.schema.constants import GROUP, PLURAL, VERSION
-from dockercloud_operator.schema.model import ServiceSpec, State
+from dockercloud_operator.schema.model import (
+    ServiceSpec,
+)
+from dockercloud_operator.schema.parts import (
+    State,
+)
 from testbed import user_roles
 from tests.rest_api import Client, RestApi, basic, bearer, service_account_token
 

@@ -7,7 +7,12 @@ from typing import Any
 import pytest
 
 from dockercloud_operator.controller.actions import ALLOWED, Action, decide, deployed, requested
-from dockercloud_operator.schema.model import Service, State
+from dockercloud_operator.schema.model import (
+    Service,
+)
+from dockercloud_operator.schema.parts import (
+    State,
+)
 
 
 def service(**spec: Any) -> Service:

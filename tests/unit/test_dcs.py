@@ -20,7 +20,12 @@ from dockercloud_operator.documented import lifecycle, logs, naming
 from dockercloud_operator.documented.lifecycle import Action
 from dockercloud_operator.documented.logs import LogLine
 from dockercloud_operator.documented.view import DOCUMENTED_ATTRIBUTES, documented_view
-from dockercloud_operator.schema.model import ServiceSpec, State
+from dockercloud_operator.schema.model import (
+    ServiceSpec,
+)
+from dockercloud_operator.schema.parts import (
+    State,
+)
 
 
 def parse(*argv: str) -> argparse.Namespace:

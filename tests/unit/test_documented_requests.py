@@ -12,8 +12,10 @@ from dockercloud_operator.documented import requests as rest
 from dockercloud_operator.documented.requests import BadRequest
 from dockercloud_operator.documented.view import current_state, documented_view
 from dockercloud_operator.rest.auth import BadCredentials, token_from_header
-from dockercloud_operator.schema.model import State
 from dockercloud_operator.schema.names import parse_resource_uri, resource_uri
+from dockercloud_operator.schema.parts import (
+    State,
+)
 
 UID = "09cbcf8d-a727-40d9-b420-c8e18b7fa55b"
 

@@ -19,7 +19,9 @@ from pydantic import ValidationError
 
 from dockercloud_operator.resources import build
 from dockercloud_operator.resources.links import link_variables
-from dockercloud_operator.schema.model import Service
+from dockercloud_operator.schema.model import (
+    Service,
+)
 
 Object = dict[str, Any]
 FUZZ = settings(

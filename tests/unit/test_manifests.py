@@ -78,7 +78,9 @@ def test_rbac_has_no_wildcards_and_no_secrets() -> None:
 def test_the_operator_holds_what_the_api_role_it_grants_holds() -> None:
     """Kubernetes lets nobody create a Role granting more than they hold (no `escalate`)."""
     from dockercloud_operator.resources.access import api_access
-    from dockercloud_operator.schema.model import Service
+    from dockercloud_operator.schema.model import (
+        Service,
+    )
 
     service = Service.model_validate(
         {"metadata": {"name": "s", "namespace": "n"}, "spec": {"image": "i", "roles": ["global"]}}

@@ -10,11 +10,13 @@ import yaml
 from pydantic import ValidationError
 
 from dockercloud_operator.schema.model import (
+    ServiceSpec,
+    ServiceStatus,
+)
+from dockercloud_operator.schema.parts import (
     Autodestroy,
     Autorestart,
     DeploymentStrategy,
-    ServiceSpec,
-    ServiceStatus,
     State,
 )
 from tests.invalid_specs import AT_THE_LIMITS, INVALID_SPECS, VALID_SPEC, Invalid

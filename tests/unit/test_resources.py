@@ -28,7 +28,12 @@ from dockercloud_operator.resources.pod import command_words, cpu_quantity, memo
 from dockercloud_operator.resources.unsupported import unsupported
 from dockercloud_operator.resources.workload import workload
 from dockercloud_operator.resources.workload_kind import workload_kind
-from dockercloud_operator.schema.model import MAX_INT32, Service
+from dockercloud_operator.schema.fields import (
+    MAX_INT32,
+)
+from dockercloud_operator.schema.model import (
+    Service,
+)
 
 Object = dict[str, Any]
 

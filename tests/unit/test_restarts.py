@@ -24,7 +24,12 @@ from dockercloud_operator.resources.restarts import (
     plan,
 )
 from dockercloud_operator.resources.unsupported import unsupported
-from dockercloud_operator.schema.model import Service, State
+from dockercloud_operator.schema.model import (
+    Service,
+)
+from dockercloud_operator.schema.parts import (
+    State,
+)
 
 Object = dict[str, Any]
 RULES = Context(restart_rules=True)

@@ -12,7 +12,12 @@ from pydantic import ValidationError
 from dockercloud_operator.controller.stack_status import compute, stack_state
 from dockercloud_operator.resources.stack import STACK_LABEL, member_services
 from dockercloud_operator.schema import stack_crd
-from dockercloud_operator.schema.model import Service, State
+from dockercloud_operator.schema.model import (
+    Service,
+)
+from dockercloud_operator.schema.parts import (
+    State,
+)
 from dockercloud_operator.schema.stack import StackSpec, StackState
 
 Object = dict[str, Any]

@@ -18,7 +18,12 @@ from dockercloud_operator.controller.status import (
     synchronized,
 )
 from dockercloud_operator.resources.unsupported import Finding
-from dockercloud_operator.schema.model import Service, State
+from dockercloud_operator.schema.model import (
+    Service,
+)
+from dockercloud_operator.schema.parts import (
+    State,
+)
 
 NOW = datetime(2014, 10, 13, 11, 1, 43, tzinfo=UTC)
 UID = "09cbcf8d-a727-40d9-b420-c8e18b7fa55b"

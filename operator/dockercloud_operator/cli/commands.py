@@ -46,7 +46,12 @@ from dockercloud_operator.documented.logs import (
 )
 from dockercloud_operator.documented.naming import valid_name
 from dockercloud_operator.documented.view import documented_view
-from dockercloud_operator.schema.model import SERVICE_NAME_MAX, State
+from dockercloud_operator.schema.fields import (
+    SERVICE_NAME_MAX,
+)
+from dockercloud_operator.schema.parts import (
+    State,
+)
 
 Object = dict[str, Any]
 POLL_INTERVAL = 0.5

@@ -43,7 +43,9 @@ from dockercloud_operator.cli.errors import CliError
 from dockercloud_operator.cli.printing import PROG, warn
 from dockercloud_operator.cli.stacks import add_stack_commands
 from dockercloud_operator.schema import constants
-from dockercloud_operator.schema.model import State
+from dockercloud_operator.schema.parts import (
+    State,
+)
 
 DEFAULT_TAIL = 300  # documented: "Number of lines to show from the end of the logs (default: 300)"
 DEFAULT_TIMEOUT = 300.0

@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from dockercloud_operator.documented.lifecycle import ALLOWED_ACTIONS, Action, allowed_states
-from dockercloud_operator.schema.model import State
+from dockercloud_operator.schema.parts import (
+    State,
+)
 
 Object = dict[str, Any]
 PROG = "kubectl dcs"

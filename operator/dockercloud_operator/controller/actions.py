@@ -20,7 +20,13 @@ from typing import Any
 from dockercloud_operator.documented.lifecycle import ALLOWED_ACTIONS, Action
 from dockercloud_operator.resources.pod import REDEPLOY_ANNOTATION, STOPPED_NODE_LABEL
 from dockercloud_operator.resources.restarts import live_given_up
-from dockercloud_operator.schema.model import Redeploy, Service, State
+from dockercloud_operator.schema.model import (
+    Service,
+)
+from dockercloud_operator.schema.parts import (
+    Redeploy,
+    State,
+)
 
 Object = dict[str, Any]
 

@@ -40,7 +40,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from dockercloud_operator.controller.retry import Retry
-from dockercloud_operator.schema.model import State
+from dockercloud_operator.schema.parts import (
+    State,
+)
 
 logger = logging.getLogger(__name__)
 Object = dict[str, Any]

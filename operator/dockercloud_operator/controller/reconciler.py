@@ -49,7 +49,12 @@ from dockercloud_operator.resources.context import Context, resolve
 from dockercloud_operator.resources.restarts import GivenUp, keeps_stopped
 from dockercloud_operator.resources.volumes import resets_volumes
 from dockercloud_operator.schema import constants, names
-from dockercloud_operator.schema.model import Service, State
+from dockercloud_operator.schema.model import (
+    Service,
+)
+from dockercloud_operator.schema.parts import (
+    State,
+)
 
 logger = logging.getLogger(__name__)
 MANAGED = f"{constants.LABEL_MANAGED_BY}={names.OPERATOR}"

@@ -14,8 +14,10 @@ from typing import Any
 
 from dockercloud_operator.controller.status import documented_datetime, kubernetes_time
 from dockercloud_operator.resources.stack import stack_uri
-from dockercloud_operator.schema.model import State
 from dockercloud_operator.schema.names import resource_uri
+from dockercloud_operator.schema.parts import (
+    State,
+)
 from dockercloud_operator.schema.stack import StackState
 
 Object = dict[str, Any]

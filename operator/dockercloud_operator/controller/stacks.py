@@ -19,7 +19,12 @@ from dockercloud_operator.controller.stack_status import compute, running_of
 from dockercloud_operator.controller.store import Store
 from dockercloud_operator.resources.stack import STACK_LABEL, member_services
 from dockercloud_operator.schema import constants
-from dockercloud_operator.schema.model import Service, State
+from dockercloud_operator.schema.model import (
+    Service,
+)
+from dockercloud_operator.schema.parts import (
+    State,
+)
 from dockercloud_operator.schema.stack import StackSpec
 
 logger = logging.getLogger(__name__)

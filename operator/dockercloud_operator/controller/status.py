@@ -28,7 +28,13 @@ from dockercloud_operator.documented.naming import image_name
 from dockercloud_operator.resources.links import link_variables, service_address
 from dockercloud_operator.resources.unsupported import Finding
 from dockercloud_operator.schema import names
-from dockercloud_operator.schema.model import DeploymentStrategy, Service, State
+from dockercloud_operator.schema.model import (
+    Service,
+)
+from dockercloud_operator.schema.parts import (
+    DeploymentStrategy,
+    State,
+)
 
 Object = dict[str, Any]
 

@@ -22,7 +22,9 @@ from pydantic import ValidationError
 from dockercloud_operator.resources import object_key
 from dockercloud_operator.resources.context import Services, references
 from dockercloud_operator.schema import constants, encoding
-from dockercloud_operator.schema.model import Service
+from dockercloud_operator.schema.model import (
+    Service,
+)
 
 Object = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name) of a Service

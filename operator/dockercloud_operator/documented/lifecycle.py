@@ -13,7 +13,9 @@ from enum import StrEnum
 from typing import Any
 
 from dockercloud_operator.schema import constants
-from dockercloud_operator.schema.model import State
+from dockercloud_operator.schema.parts import (
+    State,
+)
 from dockercloud_operator.schema.stack import StackState
 
 Object = dict[str, Any]

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import re
 
-from dockercloud_operator.schema.model import SERVICE_NAME, SERVICE_NAME_MAX
+from dockercloud_operator.schema.fields import (
+    SERVICE_NAME,
+    SERVICE_NAME_MAX,
+)
 
 _SERVICE_NAME = re.compile(SERVICE_NAME)
 

@@ -23,7 +23,15 @@ from urllib.parse import urlencode
 from dockercloud_operator.documented.naming import default_name, valid_name
 from dockercloud_operator.documented.view import DOCUMENTED_ATTRIBUTES, current_state
 from dockercloud_operator.schema import constants
-from dockercloud_operator.schema.model import SERVICE_NAME_MAX, ServiceSpec, State
+from dockercloud_operator.schema.fields import (
+    SERVICE_NAME_MAX,
+)
+from dockercloud_operator.schema.model import (
+    ServiceSpec,
+)
+from dockercloud_operator.schema.parts import (
+    State,
+)
 
 Object = dict[str, Any]
 

@@ -6,8 +6,10 @@ from typing import Any
 
 from dockercloud_operator.documented.naming import image_name
 from dockercloud_operator.resources.stack import stack_uri
-from dockercloud_operator.schema.model import State
 from dockercloud_operator.schema.names import DEFAULT_NAMESPACE, resource_uri
+from dockercloud_operator.schema.parts import (
+    State,
+)
 
 Object = dict[str, Any]
 

@@ -13,7 +13,9 @@ from dockercloud_operator.resources.context import Context
 from dockercloud_operator.resources.networking import kubernetes_services
 from dockercloud_operator.resources.unsupported import Finding, unsupported
 from dockercloud_operator.resources.workload import workload
-from dockercloud_operator.schema.model import Service
+from dockercloud_operator.schema.model import (
+    Service,
+)
 
 Object = dict[str, Any]
 

@@ -7,7 +7,12 @@ from typing import Any
 
 from dockercloud_operator.resources.meta import child_metadata
 from dockercloud_operator.schema import constants, names
-from dockercloud_operator.schema.model import Role, Service
+from dockercloud_operator.schema.model import (
+    Service,
+)
+from dockercloud_operator.schema.parts import (
+    Role,
+)
 
 Object = dict[str, Any]
 API_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]

@@ -7,7 +7,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from dockercloud_operator.resources.restarts import GivenUp
-from dockercloud_operator.schema.model import Service
+from dockercloud_operator.schema.model import (
+    Service,
+)
 from dockercloud_operator.schema.names import parse_resource_uri
 
 

@@ -19,7 +19,12 @@ from __future__ import annotations
 
 from dockercloud_operator.resources.workload_kind import WorkloadKind, workload_kind
 from dockercloud_operator.schema import names
-from dockercloud_operator.schema.model import DeploymentStrategy, Service
+from dockercloud_operator.schema.model import (
+    Service,
+)
+from dockercloud_operator.schema.parts import (
+    DeploymentStrategy,
+)
 
 # Docker numbers every container, but target_num_containers may be up to 2**31 - 1, and the
 # variables go into every linking container's env and into status.link_variables: numbered

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from dockercloud_operator.schema import constants, names
-from dockercloud_operator.schema.model import Service
+from dockercloud_operator.schema.model import (
+    Service,
+)
 
 Object = dict[str, Any]
 NICKNAME_ANNOTATION = f"{constants.GROUP}/nickname"

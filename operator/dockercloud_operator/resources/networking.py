@@ -15,7 +15,13 @@ from typing import Any
 from dockercloud_operator.resources.meta import child_metadata
 from dockercloud_operator.resources.workload_kind import WorkloadKind, workload_kind
 from dockercloud_operator.schema import names
-from dockercloud_operator.schema.model import ContainerPort, NetworkMode, Service
+from dockercloud_operator.schema.model import (
+    Service,
+)
+from dockercloud_operator.schema.parts import (
+    ContainerPort,
+    NetworkMode,
+)
 
 Object = dict[str, Any]
 

@@ -16,11 +16,13 @@ from dockercloud_operator.resources.restarts import container_restart_policy
 from dockercloud_operator.resources.workload_kind import WorkloadKind, workload_kind
 from dockercloud_operator.schema import constants, names
 from dockercloud_operator.schema.model import (
+    Service,
+)
+from dockercloud_operator.schema.parts import (
     DeploymentStrategy,
     NetworkMode,
     PidMode,
     Role,
-    Service,
 )
 
 Object = dict[str, Any]

@@ -16,7 +16,12 @@ from pydantic_core import ErrorDetails
 from dockercloud_operator.resources import build
 from dockercloud_operator.resources.context import Services, resolve
 from dockercloud_operator.schema import constants, model
-from dockercloud_operator.schema.model import SAYS, Service
+from dockercloud_operator.schema.fields import (
+    SAYS,
+)
+from dockercloud_operator.schema.model import (
+    Service,
+)
 
 
 class RenderError(ValueError):

@@ -27,7 +27,13 @@ from typing import Any
 
 from dockercloud_operator.resources.workload_kind import WorkloadKind, workload_kind
 from dockercloud_operator.schema import constants
-from dockercloud_operator.schema.model import Autodestroy, Autorestart, Service
+from dockercloud_operator.schema.model import (
+    Service,
+)
+from dockercloud_operator.schema.parts import (
+    Autodestroy,
+    Autorestart,
+)
 
 Object = dict[str, Any]
 

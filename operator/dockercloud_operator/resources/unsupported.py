@@ -12,11 +12,13 @@ from dockercloud_operator.resources.pod import numeric_user, security_options
 from dockercloud_operator.resources.restarts import keeps_stopped
 from dockercloud_operator.resources.workload_kind import container_volumes, workload_kind
 from dockercloud_operator.schema.model import (
+    Service,
+)
+from dockercloud_operator.schema.parts import (
     Autodestroy,
     Autorestart,
     DeploymentStrategy,
     NetworkMode,
-    Service,
 )
 
 

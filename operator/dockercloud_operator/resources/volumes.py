@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from dockercloud_operator.resources.pod import REDEPLOY_ANNOTATION
-from dockercloud_operator.schema.model import Service
+from dockercloud_operator.schema.model import (
+    Service,
+)
 
 Object = dict[str, Any]
 

@@ -14,7 +14,12 @@ from dockercloud_operator.resources.workload_kind import (
     workload_kind,
 )
 from dockercloud_operator.schema import names
-from dockercloud_operator.schema.model import NetworkMode, Service
+from dockercloud_operator.schema.model import (
+    Service,
+)
+from dockercloud_operator.schema.parts import (
+    NetworkMode,
+)
 
 Object = dict[str, Any]
 VOLUME_SIZE = "1Gi"  # Docker volumes have no size; claims must have one

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from dockercloud_operator.schema.model import DeploymentStrategy, ServiceSpec
+from dockercloud_operator.schema.model import (
+    ServiceSpec,
+)
+from dockercloud_operator.schema.parts import (
+    DeploymentStrategy,
+)
 
 
 class WorkloadKind(StrEnum):

@@ -38,7 +38,9 @@ from dockercloud_operator.documented.view import documented_view
 from dockercloud_operator.rest import encoding
 from dockercloud_operator.rest.errors import ApiError, from_kube
 from dockercloud_operator.rest.kube import Kube, KubeError, services_path
-from dockercloud_operator.schema.model import State
+from dockercloud_operator.schema.parts import (
+    State,
+)
 
 Object = dict[str, Any]
 FIELD_MANAGER = "dockercloud-operator-api"

@@ -14,13 +14,15 @@ import yaml
 from pydantic import BaseModel
 
 from dockercloud_operator.schema import constants
-from dockercloud_operator.schema.model import (
+from dockercloud_operator.schema.fields import (
     SAYS,
     SERVICE_NAME,
     SERVICE_NAME_MAX,
+    cel,
+)
+from dockercloud_operator.schema.model import (
     ServiceSpec,
     ServiceStatus,
-    cel,
 )
 
 CRD_NAME = f"{constants.PLURAL}.{constants.GROUP}"

@@ -5,18 +5,16 @@ These models are the single source of truth for the CRD schema (`crd.py` generat
 documented ones. Writable attributes form the spec; read-only ones the status. Constraints the
 schema cannot state are CEL rules (`x-kubernetes-validations`), so the API server rejects bad
 input before the operator sees it; the same rules are checked here for offline use (`render`).
+The field types and their rules are in `fields.py`, the enums and the spec's small parts
+(ports, variables, links, bindings) in `parts.py`.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
-from collections.abc import Callable
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -26,440 +24,51 @@ from pydantic import (
     model_validator,
 )
 
-# -- reusable constraints -----------------------------------------------------------------------
-
-_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-DNS_LABEL = rf"^{_LABEL}$"
-DNS_SUBDOMAIN = rf"^{_LABEL}(\.{_LABEL})*$"
-ABSOLUTE_PATH = r"^/.*$"
-UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-# /api/app/v1/service/<uuid>/, or /api/app/v1/<namespace>/service/<uuid>/ (`names.resource_uri`).
-SERVICE_URI = rf"/api/app/v1/({_LABEL}/)?service/{UUID}/"
-# A reference to another service: its resource URI, or its name in the same namespace.
-SERVICE_REFERENCE = rf"^({SERVICE_URI}|{_LABEL})$"
-# Docker's image reference grammar: [registry[:port]/]path[:tag][@digest].
-_COMPONENT = r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*"
-_DOMAIN = r"[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
-IMAGE_REFERENCE = (
-    rf"^({_DOMAIN}(:[0-9]+)?/)?{_COMPONENT}(/{_COMPONENT})*"
-    r"(:[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
+from dockercloud_operator.schema.fields import (
+    LABEL_KEY,
+    MAX_BINDINGS,
+    MAX_DNS_SEARCH,
+    MAX_DNS_SEARCH_CHARS,
+    MAX_INT32,
+    MAX_LABELS_BYTES,
+    MAX_LIST,
+    MAX_STRING,
+    SERVICE_NAME,
+    SERVICE_NAME_MAX,
+    AbsolutePath,
+    Capability,
+    Cpuset,
+    Device,
+    DnsLabel,
+    DnsSubdomain,
+    ExtraHost,
+    ImageReference,
+    MacAddress,
+    Name,
+    Port,
+    Str,
+    User,
+    _Model,
+    cel,
+    kubernetes,
+    spec_rule,
 )
-ENV_KEY = r"^[A-Za-z_][A-Za-z0-9_]*$"
-LINK_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-TAG_NAME = r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$"
-CAPABILITY = r"^[A-Z][A-Z_]*$"
-CPUSET = r"^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$"
-MAC_ADDRESS = r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$"
-DEVICE = r"^/[^:]+(:/[^:]+)?(:[rwm]{1,3})?$"
-USER = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$"
-# hostAliases hostnames are lower-case DNS names (RFC 1123 subdomains).
-EXTRA_HOST = rf"^{_LABEL}(\.{_LABEL})*:[0-9A-Fa-f.:]+$"
-# A container port name is an IANA service name: '-'-separated runs of lower-case letters and
-# digits (so no leading, trailing or double '-'), one run holding a letter at least.
-IANA_SERVICE_NAME = r"^([a-z0-9]+-)*[a-z0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"
-# Kubernetes annotation keys: an optional DNS prefix and a name of at most 63 characters.
-LABEL_KEY = rf"^({_LABEL}(\.{_LABEL})*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{{0,61}}[A-Za-z0-9])?$"
-# A service's name names its Kubernetes Services (DNS-1035 labels) and, with a suffix, its
-# containers, so it is a DNS-1035 label short enough to leave room for those suffixes.
-SERVICE_NAME = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
-SERVICE_NAME_MAX = 52
-
-MAX_LIST = 256  # bounds every list, so the API server can budget the cost of CEL rules
-MAX_STRING = 4096
-MAX_INT32 = 2**31 - 1
-# Fewer bindings than other lists: the rule that their container paths are unique compares
-# every pair of paths (up to MAX_STRING long), which must fit the API server's cost budget.
-MAX_BINDINGS = 64
-# A pod's DNS search list: at most 32 domains and 2048 characters joined by spaces.
-MAX_DNS_SEARCH, MAX_DNS_SEARCH_CHARS = 32, 2048
-# labels become the pod template's annotations, which may hold 256 KiB (keys and values, UTF-8
-# bytes) in all; the operator adds a few of its own (the redeploy token), so labels get less.
-MAX_LABELS_BYTES = 250 * 1024
-
-# The CRD turns a pattern with words (`SAYS`) into a CEL rule whose message is those words, so
-# the API server says what is allowed instead of quoting a regular expression.
-SAYS = "x-dockercloud-says"
-
-
-def cel(rule: str, message: str, **extra: str) -> dict[str, str]:
-    """One `x-kubernetes-validations` entry."""
-    return {"rule": rule, "message": message, **extra}
-
-
-def spec_rule(rule: str, message: str, field: str) -> dict[str, str]:
-    """A rule of the spec about one field: its message starts with the field's path. The API
-    server reports a rule that fails at that path, but one it cannot evaluate (a number
-    written 3.0 for an integer passes the schema's type check, and CEL refuses it) at `spec`
-    alone, with only the message to say which field it is."""
-    return cel(rule, f"spec.{field}: {message}", fieldPath=f".{field}")
-
-
-def kubernetes(**extensions: Any) -> dict[str, Any]:
-    """Schema extensions for the CRD, spelled the Kubernetes way (`x-kubernetes-*`)."""
-    return {f"x-kubernetes-{key.replace('_', '-')}": value for key, value in extensions.items()}
-
-
-def _says(words: str, *rules: dict[str, str]) -> Any:
-    """The words for a pattern's mismatch, and any CEL `rules` the value must pass too."""
-    extra: dict[str, Any] = {SAYS: words}
-    if rules:
-        extra |= kubernetes(validations=list(rules))
-    return Field(json_schema_extra=extra)
-
-
-def _checked(check: Callable[[str], bool], message: str) -> AfterValidator:
-    """The offline side of a CEL rule on a string: `message` when `check` fails."""
-
-    def validate(value: str) -> str:
-        if not check(value):
-            raise ValueError(message)
-        return value
-
-    return AfterValidator(validate)
-
-
-Str = Annotated[str, StringConstraints(max_length=MAX_STRING)]
-Name = Annotated[str, StringConstraints(max_length=253)]
-Port = Annotated[StrictInt, Field(ge=1, le=65535)]
-ImageReference = Annotated[
-    str,
-    StringConstraints(pattern=IMAGE_REFERENCE, max_length=512),
-    _says(
-        "must be a Docker image reference, [registry[:port]/]name[:tag][@sha256:digest], "
-        "with a lowercase name"
-    ),
-]
-DnsLabel = Annotated[
-    str,
-    StringConstraints(pattern=DNS_LABEL, max_length=63),
-    _says(
-        "must be a DNS label: lowercase letters, digits and '-', starting and ending with a "
-        "letter or digit, at most 63 characters"
-    ),
-]
-DnsSubdomain = Annotated[
-    str,
-    StringConstraints(pattern=DNS_SUBDOMAIN, max_length=253),
-    _says("must be a DNS name: lowercase DNS labels separated by dots"),
-]
-AbsolutePath = Annotated[
-    str,
-    StringConstraints(pattern=ABSOLUTE_PATH, max_length=MAX_STRING),
-    _says("must be an absolute path (starting with /)"),
-]
-ServiceReference = Annotated[
-    str,
-    StringConstraints(pattern=SERVICE_REFERENCE, max_length=253),
-    _says(
-        "must be a service's resource URI (/api/app/v1/[<namespace>/]service/<uuid>/) or the "
-        "name of a service in the same namespace"
-    ),
-]
-ServiceUri = Annotated[
-    str,
-    StringConstraints(pattern=rf"^{SERVICE_URI}$", max_length=253),
-    _says("must be a service's resource URI (/api/app/v1/[<namespace>/]service/<uuid>/)"),
-]
-EnvKey = Annotated[
-    str,
-    StringConstraints(pattern=ENV_KEY, max_length=253),
-    _says("must be letters, digits and _, not starting with a digit"),
-]
-LinkName = Annotated[
-    str,
-    StringConstraints(pattern=LINK_NAME, max_length=63),
-    _says("must be a letter or digit, then letters, digits, '_', '.' or '-'"),
-]
-TagName = Annotated[
-    str,
-    StringConstraints(pattern=TAG_NAME, max_length=63),
-    _says(
-        "must be 1-63 letters, digits, '_', '.' or '-', starting and ending with a letter or digit"
-    ),
-]
-PortName = Annotated[
-    str,
-    StringConstraints(pattern=IANA_SERVICE_NAME, max_length=15),
-    _says(
-        "must be an IANA service name: at most 15 lowercase letters, digits and '-', with a "
-        "letter at least, starting and ending with a letter or digit, without '--'"
-    ),
-]
-Capability = Annotated[
-    str,
-    StringConstraints(pattern=CAPABILITY, max_length=64),
-    _says("must be a capability name in capitals, e.g. NET_ADMIN or ALL"),
-]
-Cpuset = Annotated[
-    str,
-    StringConstraints(pattern=CPUSET, max_length=253),
-    _says("must list CPUs, e.g. 0,1 or 0-3"),
-]
-MacAddress = Annotated[
-    str,
-    StringConstraints(pattern=MAC_ADDRESS, max_length=17),
-    _says("must be a MAC address, e.g. 02:42:ac:11:65:43"),
-]
-Device = Annotated[
-    str,
-    StringConstraints(pattern=DEVICE, max_length=1024),
-    _says(
-        "must be host_path[:container_path][:permissions]: absolute paths, permissions of r, w, m"
-    ),
-]
-_ID_RANGE = (
-    "a numeric uid or gid must be at most 2147483647, the most a pod's runAsUser or runAsGroup "
-    "takes"
+from dockercloud_operator.schema.parts import (
+    Autodestroy,
+    Autorestart,
+    Binding,
+    ContainerPort,
+    DeploymentStrategy,
+    EnvVar,
+    Link,
+    NetworkMode,
+    PidMode,
+    Protocol,
+    Redeploy,
+    Role,
+    State,
+    Tag,
 )
-User = Annotated[
-    str,
-    StringConstraints(pattern=USER, max_length=253),
-    _says(
-        "must be a user name or uid, optionally followed by :group or :gid",
-        # Without int(), which would overflow: at most 9 digits after leading zeros, or 10
-        # that compare (as text) at most 2147483647.
-        cel(
-            "self.split(':').all(n, !n.matches('^[0-9]+$') || n.matches('^0*[0-9]{1,9}$') || "
-            "(n.matches('^0*[0-9]{10}$') && n.substring(size(n) - 10) <= '2147483647'))",
-            _ID_RANGE,
-        ),
-    ),
-    _checked(
-        lambda user: all(
-            not re.fullmatch("[0-9]+", n) or int(n) <= MAX_INT32 for n in user.split(":")
-        ),
-        _ID_RANGE,
-    ),
-]
-_HOSTNAME_LENGTH = "the hostname of an extra_hosts entry must be at most 253 characters"
-ExtraHost = Annotated[
-    str,
-    StringConstraints(pattern=EXTRA_HOST, max_length=300),
-    _says(
-        "must be hostname:IP, the hostname a lowercase DNS name (lowercase letters, digits, "
-        "'-' and '.')",
-        cel("self.indexOf(':') <= 253", _HOSTNAME_LENGTH),
-    ),
-    _checked(lambda entry: len(entry.partition(":")[0]) <= 253, _HOSTNAME_LENGTH),
-]
-_BACKSTEPS = "must not contain a '..' element: a host path cannot step back"
-HostPath = Annotated[
-    str,
-    StringConstraints(pattern=ABSOLUTE_PATH, max_length=MAX_STRING),
-    _says(
-        "must be an absolute path (starting with /)",
-        cel(r"!self.matches(r'(^|/)\.\.(/|$)')", _BACKSTEPS),
-    ),
-    _checked(lambda path: ".." not in path.split("/"), _BACKSTEPS),
-]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_enum_values=True, validate_default=True)
-
-
-# -- enums --------------------------------------------------------------------------------------
-
-
-class Autorestart(StrEnum):
-    """Whether to restart the containers automatically if they stop (Crash recovery)."""
-
-    OFF = "OFF"
-    ON_FAILURE = "ON_FAILURE"
-    ALWAYS = "ALWAYS"
-
-
-class Autodestroy(StrEnum):
-    """Whether to terminate the containers automatically if they stop (Autodestroy)."""
-
-    OFF = "OFF"
-    ON_SUCCESS = "ON_SUCCESS"
-    ALWAYS = "ALWAYS"
-
-
-class DeploymentStrategy(StrEnum):
-    """Container distribution among nodes."""
-
-    EMPTIEST_NODE = "EMPTIEST_NODE"
-    HIGH_AVAILABILITY = "HIGH_AVAILABILITY"
-    EVERY_NODE = "EVERY_NODE"
-
-
-class NetworkMode(StrEnum):
-    """bridge: a new network stack on the docker bridge; host: the host's network stack."""
-
-    bridge = "bridge"
-    host = "host"
-
-
-class PidMode(StrEnum):
-    """The PID (process) namespace mode of the containers."""
-
-    none = "none"
-    host = "host"
-
-
-class Protocol(StrEnum):
-    tcp = "tcp"
-    udp = "udp"
-
-
-class Role(StrEnum):
-    global_ = "global"
-
-
-class State(StrEnum):
-    """The documented service states."""
-
-    NOT_RUNNING = "Not running"
-    STARTING = "Starting"
-    RUNNING = "Running"
-    PARTLY_RUNNING = "Partly running"
-    SCALING = "Scaling"
-    REDEPLOYING = "Redeploying"
-    STOPPING = "Stopping"
-    STOPPED = "Stopped"
-    TERMINATING = "Terminating"
-    TERMINATED = "Terminated"
-
-
-# -- spec parts ---------------------------------------------------------------------------------
-
-
-class ContainerPort(_Model):
-    """A port of the service's containers (Service Port attributes)."""
-
-    model_config = ConfigDict(
-        json_schema_extra=kubernetes(
-            validations=[
-                cel(
-                    "!has(self.outer_port) || self.published",
-                    "outer_port is the port on the nodes' public interface: "
-                    "it needs published: true",
-                    fieldPath=".outer_port",
-                )
-            ]
-        )
-    )
-
-    protocol: Protocol = Field(description="The protocol of the port, either tcp or udp.")
-    inner_port: Port = Field(description="The port number inside the container to be published.")
-    outer_port: Port | None = Field(
-        None,
-        description="The port number in the node public network interface to be published "
-        "(default: dynamic allocation if published is true).",
-    )
-    port_name: PortName | None = Field(
-        None, description="Name of the service associated to this port."
-    )
-    published: StrictBool = Field(
-        False,
-        description="Whether to publish the port in the host public network interface or not. "
-        "Non-published ports can only be accessed via links.",
-    )
-
-    @property
-    def kubernetes_name(self) -> str:
-        """The name of the container's and the Kubernetes Services' port: Kubernetes needs one,
-        so an unnamed port is `<protocol>-<inner_port>` (`tcp-80`)."""
-        return self.port_name or f"{self.protocol}-{self.inner_port}"
-
-    @model_validator(mode="after")
-    def _outer_port_needs_published(self) -> ContainerPort:
-        if self.outer_port is not None and not self.published:
-            raise ValueError("outer_port needs published: true")
-        return self
-
-
-class EnvVar(_Model):
-    """A user-defined environment variable (Service Environment Variable attributes)."""
-
-    key: EnvKey = Field(
-        description="The name of the environment variable (letters, digits and _, "
-        "not starting with a digit)."
-    )
-    value: Str = Field(description="The value of the environment variable.")
-
-
-class Link(_Model):
-    """A link to another service (Related services attributes)."""
-
-    to_service: ServiceReference = Field(
-        description="The target of the link: its resource URI "
-        "(/api/app/v1/[<namespace>/]service/<uuid>/) or its name in the same namespace."
-    )
-    name: LinkName | None = Field(
-        None,
-        description="The link name, the prefix of the link's environment variables "
-        "(default: the target's name).",
-    )
-    from_service: ServiceUri | None = Field(
-        None,
-        description="The resource URI of the origin of the link (read back as this service's).",
-    )
-
-
-class Binding(_Model):
-    """A volume binding (Service binding attributes)."""
-
-    model_config = ConfigDict(
-        json_schema_extra=kubernetes(
-            validations=[
-                cel(
-                    "has(self.container_path) != has(self.volumes_from)",
-                    "a binding needs exactly one of container_path (a volume) "
-                    "or volumes_from (another service's volumes)",
-                ),
-                cel(
-                    "!has(self.host_path) || has(self.container_path)",
-                    "host_path needs the container_path to mount it at",
-                    fieldPath=".host_path",
-                ),
-            ]
-        )
-    )
-
-    host_path: HostPath | None = Field(
-        None, description="The host path of the volume (without '..' elements)."
-    )
-    container_path: AbsolutePath | None = Field(
-        None,
-        description="The container path where the volume is mounted "
-        "(required if volumes_from is omitted).",
-    )
-    rewritable: StrictBool = Field(True, description="true if the volume has writable permissions.")
-    volumes_from: ServiceReference | None = Field(
-        None,
-        description="The resource URI (or name) of the service whose volumes to mount "
-        "(required if container_path is omitted).",
-    )
-
-    @model_validator(mode="after")
-    def _one_source(self) -> Binding:
-        if (self.container_path is None) == (self.volumes_from is None):
-            raise ValueError("a binding needs exactly one of container_path or volumes_from")
-        if self.host_path is not None and self.container_path is None:
-            raise ValueError("host_path needs the container_path to mount it at")
-        return self
-
-
-class Tag(_Model):
-    """A deployment tag: containers go only to nodes that carry every tag of the service."""
-
-    name: TagName = Field(
-        description="The tag (letters, digits, '-', '_', '.'; at most 63 characters)."
-    )
-
-
-class Redeploy(_Model):
-    """A redeploy request: every new token redeploys all containers with the current spec."""
-
-    token: Annotated[str, StringConstraints(min_length=1, max_length=253)] = Field(
-        description="Any new value (a timestamp, a counter) requests a redeploy."
-    )
-    reuse_volumes: StrictBool = Field(
-        True, description="Whether to reuse the container volumes for this redeploy (default)."
-    )
 
 
 def _list(description: str, *keys: str, max_items: int = MAX_LIST, **extra: Any) -> Any:

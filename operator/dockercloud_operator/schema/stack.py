@@ -20,18 +20,22 @@ from pydantic import (
     model_validator,
 )
 
-from dockercloud_operator.schema.model import (
+from dockercloud_operator.schema.fields import (
     _LABEL,
     MAX_BINDINGS,
     SERVICE_NAME,
     SERVICE_NAME_MAX,
-    Binding,
-    Condition,
-    Link,
-    Redeploy,
-    ServiceSpec,
     Str,
     _Model,
+)
+from dockercloud_operator.schema.model import (
+    Condition,
+    ServiceSpec,
+)
+from dockercloud_operator.schema.parts import (
+    Binding,
+    Link,
+    Redeploy,
 )
 
 STACK_NAME_MAX = 20  # with "-" and a member's name, a Service name of at most SERVICE_NAME_MAX

@@ -15,7 +15,10 @@ import yaml
 
 from dockercloud_operator.schema import constants
 from dockercloud_operator.schema.crd import HEADER, _without_defaults, definition, schema_of
-from dockercloud_operator.schema.model import SERVICE_NAME, cel
+from dockercloud_operator.schema.fields import (
+    SERVICE_NAME,
+    cel,
+)
 from dockercloud_operator.schema.stack import (
     STACK_NAME_MAX,
     STACK_OWNED,
