@@ -175,3 +175,30 @@ def test_news_cuts_a_retry_backoff_short(news: str) -> None:
 
     asyncio.run(scenario())
     assert len(attempts) == 2 and attempts[1] - attempts[0] < 1
+
+
+def test_at_most_concurrency_passes_run_at_once() -> None:
+    running: list[int] = []
+    most = 0
+
+    async def scenario() -> None:
+        nonlocal most
+
+        async def work(key: Hashable) -> None:
+            nonlocal most
+            running.append(1)
+            most = max(most, len(running))
+            await asyncio.sleep(0.01)
+            running.pop()
+
+        queue = WorkQueue(work, concurrency=3)
+        queue.ready.set()
+        for key in range(20):
+            queue.add(key)
+        await asyncio.sleep(0)
+        assert queue.busy == 20  # every key has its worker, waiting for a turn
+        while queue.busy:
+            await asyncio.sleep(0.01)
+
+    asyncio.run(scenario())
+    assert most == 3

@@ -1,5 +1,6 @@
 """A work queue of reconcile requests: one worker per key at a time, requests that arrive while
-it works coalesce into one more pass, and failures are retried with exponential backoff."""
+it works coalesce into one more pass, failures are retried with exponential backoff, and at most
+`concurrency` passes run at once (the others wait their turn, holding nothing yet)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ class WorkQueue:
         *,
         first_retry: float = 0.5,
         max_retry: float = 60.0,
+        concurrency: int | None = None,
     ) -> None:
         self._work = work
+        self._slots = asyncio.Semaphore(concurrency) if concurrency else None
         self._first_retry = first_retry
         self._max_retry = max_retry
         self._workers: dict[Hashable, asyncio.Task[None]] = {}
@@ -75,7 +78,8 @@ class WorkQueue:
             while True:
                 self._again.discard(key)
                 try:
-                    await metrics.reconciled(self._work(key))
+                    async with self._slots or contextlib.nullcontext():
+                        await metrics.reconciled(self._work(key))
                 except Retry as reason:
                     logger.info("%s; retrying in %.1fs", reason, delay)
                 except Exception as error:
