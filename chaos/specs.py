@@ -290,8 +290,8 @@ def field_values(name: str) -> st.SearchStrategy[Any]:
 def valid_spec(draw: st.DrawFn) -> Object:
     """A spec of the model's types, within its constraints (the server may still refuse some:
     cross-field rules, and the rules the schema states only for the server)."""
-    fields = _optional_fields()
-    chosen = draw(st.sets(st.sampled_from(sorted(fields)), max_size=8))
+    optional = _optional_fields()
+    chosen = draw(st.sets(st.sampled_from(sorted(optional)), max_size=8))
     image = draw(
         st.one_of(
             st.sampled_from(["nginx", "nginx:1.27", "tutum/hello-world:latest", "mysql:5.7"]),
@@ -300,7 +300,7 @@ def valid_spec(draw: st.DrawFn) -> Object:
     )
     spec: Object = {"image": image}
     for name in sorted(chosen):
-        spec[name] = draw(fields[name])
+        spec[name] = draw(optional[name])
     running = draw(st.one_of(st.none(), st.booleans()))
     if running is not None:
         spec["running"] = running
