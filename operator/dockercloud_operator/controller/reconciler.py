@@ -75,7 +75,7 @@ REFUSED = (400, 403, 422)  # the API server would not take an object as built
 LANE_WIDTH = API_THREADS // 4
 # Reconciles under way at once. Each holds its service's objects, decoded, built and compared,
 # until its writes are answered: with 3,000 services changed at once, all of them were under
-# way together, waiting in the lanes, and the operator's memory grew by 165 MiB. Four times
+# way together, waiting in the lanes, and the operator's memory grew by 160 MiB. Four times
 # the API threads keeps every lane busy.
 RECONCILES_AT_ONCE = 4 * API_THREADS
 Object = dict[str, Any]
