@@ -209,8 +209,11 @@ def state(
         return State.STARTING
     if rolling or previous is State.REDEPLOYING:
         return State.REDEPLOYING
-    # Scaling answers a new target; a container lost or crashed at the same target is not one.
-    if previous is State.SCALING or (counts.active != wanted and wanted != last_target):
+    # Scaling answers a new target, however far the containers got towards it when first seen
+    # (the new one made but not running yet, say); a container lost or crashed at the same
+    # target is not one. (A status that says no target: a new one if the count is off.)
+    known = last_target if last_target is not None else counts.active
+    if previous is State.SCALING or wanted != known:
         return State.SCALING
     return State.PARTLY_RUNNING
 
