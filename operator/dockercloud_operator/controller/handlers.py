@@ -60,7 +60,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     settings.persistence.diffbase_storage = NoDiffBase()
     # kopf's worker for a Service resource waits this long for its next event before it exits,
     # holding the last event's whole body: 5 s by default, which at 1,000 services created or
-    # changed at once kept hundreds of them (6 MiB at the peak, measured). A service's events
+    # changed at once kept hundreds of them (6 MiB more once converged, measured). Its events
     # come seconds apart anyway (its creation, then its status), and a new worker is cheap.
     settings.queueing.idle_timeout = 0.5
     # Handler outcomes are not worth an Event each (the operator posts its own).

@@ -276,22 +276,30 @@ def _condition(
     return condition
 
 
-def glance(service: Service, observed: Observed, previous: Object) -> Object:
-    """The new status's state and whether it is synchronized, and nothing else: enough for
-    `moving`, at a fraction of `compute`'s cost."""
+def _new_state(
+    service: Service, observed: Observed, previous: Object
+) -> tuple[Counts, State | None, State]:
+    """The containers counted, the state the previous status says, and the new state."""
     counts = count(observed.pods)
     before = State(previous["state"]) if previous.get("state") else None
     deployed = bool(previous.get("deployed_datetime"))
-    current = state(service, observed, counts, before, deployed, previous_target(previous))
+    return (
+        counts,
+        before,
+        state(service, observed, counts, before, deployed, previous_target(previous)),
+    )
+
+
+def glance(service: Service, observed: Observed, previous: Object) -> Object:
+    """The new status's state and whether it is synchronized, and nothing else: enough for
+    `moving`, at a fraction of `compute`'s cost."""
+    _, _, current = _new_state(service, observed, previous)
     return {"state": str(current), "synchronized": synchronized(service, observed.workload)}
 
 
 def compute(service: Service, observed: Observed, previous: Object, now: datetime) -> Object:
     """The service's new status."""
-    counts = count(observed.pods)
-    before = State(previous["state"]) if previous.get("state") else None
-    deployed = bool(previous.get("deployed_datetime"))
-    current_state = state(service, observed, counts, before, deployed, previous_target(previous))
+    counts, before, current_state = _new_state(service, observed, previous)
     wanted = target(service, observed.workload)
     # A stopped service keeps its target: show it, as Docker Cloud did.
     every_node = service.spec.deployment_strategy == DeploymentStrategy.EVERY_NODE
