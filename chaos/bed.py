@@ -205,7 +205,12 @@ class Bed:
         self.restart_controllers = restart_controllers  # after an API server restart
         self.controllers_restarted_in = 0.0  # seconds, after the API server answered
         self.say = say
-        self.plane = ControlPlane(workdir=workdir / "plane", say=say, default_logs=False)
+        # kube-controller-manager's own node grace period (50 s): the bed's kwok renews its
+        # nodes' Leases after every outage (it is restarted with the controllers, below) and
+        # the plane's watchdog restarts it within 35 s should it stop.
+        self.plane = ControlPlane(
+            workdir=workdir / "plane", say=say, default_logs=False, node_grace_period=None
+        )
         self._stack = contextlib.ExitStack()
         self.api: client.ApiClient | None = None
         self.operator: Operator | None = None
@@ -265,10 +270,7 @@ class Bed:
                 process.wait()
 
     def _restart_controller_manager(self) -> None:
-        """kube-controller-manager again, now that the CRD is there (see `__enter__`). The
-        nodes keep the test bed's grace period: kwok's leases are watched by the bed's own
-        watchdog (`testbed.controlplane.LeaseWatchdog`), which restarts kwok should it stop
-        renewing them."""
+        """kube-controller-manager again, now that the CRD is there (see `__enter__`)."""
         self.restart("kube-controller-manager")
 
     def restart(self, name: str) -> None:
@@ -355,14 +357,17 @@ class Bed:
         return seconds
 
     def _restart_controllers(self) -> None:
-        """kube-controller-manager and kube-scheduler started afresh once the API server is
-        back. Left running, their informers come back only after client-go's watch backoff
+        """kube-controller-manager, kube-scheduler and kwok started afresh once the API server
+        is back. Left running, their informers come back only after client-go's watch backoff
         (up to a minute, longer with each outage within two minutes of the last), and
         kube-controller-manager was seen to leave an old ReplicaSet's pods running for good
         (its sync failed during the outage, and nothing made it look again). On a cluster they
-        restart when their leader election is lost, which a longer outage does."""
+        restart when their leader election is lost, which a longer outage does; a kubelet's
+        informers back off like kwok's. kwok's node Leases are released for its new identity
+        (`ControlPlane.restart_kwok`), so it manages its nodes' pods at once."""
         for name in ("kube-controller-manager", "kube-scheduler"):
             self.restart(name)
+        self.plane.restart_kwok()
 
 
 def describe(error: BaseException) -> str:

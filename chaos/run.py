@@ -80,8 +80,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     add(
         "--keep-controllers",
         action="store_true",
-        help="outage: leave kube-controller-manager and kube-scheduler running through an API "
-        "server restart (by default they are started afresh once it is back)",
+        help="outage: leave kube-controller-manager, kube-scheduler and kwok running through an "
+        "API server restart (by default they are started afresh once it is back)",
     )
     add("--report", type=Path, default=RESULTS / "report.json", help="where the JSON goes")
     add("--workdir", type=Path, help="the control plane's folder (default: a temporary one)")
@@ -193,8 +193,9 @@ def _printer(started: float) -> Callable[[str], None]:
 
 
 def _bed_health(bed: Bed) -> ScenarioResult:
-    """Whether the bed's nodes stayed Ready through the faults (they run with the test bed's
-    node grace period), and how often kwok had to be restarted for its leases."""
+    """Whether the bed's nodes stayed Ready through the faults (they run with
+    kube-controller-manager's default node grace period, 50 s), and how often kwok had to be
+    restarted for its leases."""
     result = ScenarioResult("test bed")
     events = bed.client.call_api(*bed.client.param_serialize(
         method="GET", resource_path="/api/v1/events", auth_settings=["BearerToken"],

@@ -577,7 +577,7 @@ def control_plane_outage(
         change(services // 4, 5)
         seconds = bed.restart_apiserver(down, kill=True)
         restarted = (
-            f"; kube-controller-manager and kube-scheduler restarted in "
+            f"; kube-controller-manager, kube-scheduler and kwok restarted in "
             f"{bed.controllers_restarted_in:.1f}s more"
             if bed.restart_controllers
             else ""

@@ -56,6 +56,7 @@ NODE_NAME = "kwok-node-{}"
 TAGGED_NODE_LABELS = {f"{TAG_LABEL_PREFIX}ssd": "true"}
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 KWOK_MODULE = "sigs.k8s.io/kwok"
+NODE_LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
 # The kwok CRDs installed and enabled (kind -> plural): they say which file a container logs.
 KWOK_CRDS = {"Logs": "logs", "ClusterLogs": "clusterlogs"}
 START_TIMEOUT = 120.0
@@ -65,9 +66,11 @@ PROVISIONER = "testbed.dockercloud.dev/hostpath"
 PROVISION_INTERVAL = 0.5
 LOG_WRITER_INTERVAL = 1.0
 # kwok renews a node's Lease about every 10 s (its duration is 40 s): one not renewed for this
-# long, on two looks in a row, means kwok stopped renewing it, and kwok is restarted.
-LEASE_STALE_SECONDS = 45.0
-LEASE_CHECK_INTERVAL = 10.0
+# long, on two looks in a row, means kwok stopped renewing it, and kwok is restarted. Both are
+# short enough that a restarted kwok renews well within kube-controller-manager's default node
+# grace period (50 s): 25 s, then at most 2 looks 5 s apart.
+LEASE_STALE_SECONDS = 25.0
+LEASE_CHECK_INTERVAL = 5.0
 _PR_SET_PDEATHSIG = 1
 
 
@@ -149,12 +152,17 @@ class ControlPlane:
     # statefulset, daemonset, Endpoints, EndpointSlice); None keeps its defaults (5; 2 for
     # daemonsets). Benchmarks raise it so that no phase waits on those workers.
     controller_syncs: int | None = None
+    # kube-controller-manager's --node-monitor-grace-period; None keeps its default (50 s).
+    node_grace_period: str | None = "2m"
     components: list[Component] = field(default_factory=list)
     server: str = ""
     _owns_workdir: bool = False
     _pki: Pki | None = None
     _housekeepers: list[threading.Thread] = field(default_factory=list)
     _stopping: threading.Event = field(default_factory=threading.Event)
+    _kwok_port: int = 0
+    kwok_started: float = 0.0  # time.monotonic() of kwok's last (re)start
+    _kwok_restart: threading.Lock = field(default_factory=threading.Lock)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -278,7 +286,7 @@ class ControlPlane:
             "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
             # A node that misses heartbeats goes NotReady and its pods lose Ready for good
             # (no kubelet restores it); on a loaded 2-core machine the default 50 s is tight.
-            "--node-monitor-grace-period=2m",
+            *node_grace_period_flags(self.node_grace_period),
             *controller_syncs_flags(self.controller_syncs),
         )
         scheduler_port = free_port()
@@ -319,7 +327,9 @@ class ControlPlane:
         self._wait(
             "kube-scheduler", lambda: _http_ok(f"https://127.0.0.1:{scheduler_port}/healthz")
         )
-        self._wait("kwok's server", lambda: _http_ok(f"https://127.0.0.1:{kwok_port}/healthz"))
+        self._kwok_port = kwok_port
+        self.kwok_started = time.monotonic()
+        self._wait("kwok's server", self._kwok_answers)
 
         for index in range(self.node_count):
             labels = TAGGED_NODE_LABELS if index == 0 else {}
@@ -379,18 +389,59 @@ class ControlPlane:
         context.load_cert_chain(str(self._pki.admin_cert), str(self._pki.admin_key))
         return context
 
-    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> bytes:
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None,
+                 content_type: str = "application/json") -> bytes:  # fmt: skip
         request = urllib.request.Request(
             self.server + path,
             method=method,
             data=None if body is None else json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            headers={"Content-Type": content_type, "Accept": "application/json"},
         )
         with urllib.request.urlopen(request, context=self._ssl_context(), timeout=10) as reply:
             return bytes(reply.read())
 
     def _api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         return json.loads(self._request(method, path, body))
+
+    # -- kwok ----------------------------------------------------------------------------------
+
+    def restart_kwok(self) -> None:
+        """kwok stopped, its nodes' Leases released, kwok started again; returns once it answers.
+        A kwok process takes a new identity at every start, and takes over a Lease another
+        identity holds only once it has expired (40 s), managing none of that node's pods until
+        then; the old process is gone, so its Leases are released for the new one at once."""
+        with self._kwok_restart:
+            kwok = next(c for c in self.components if c.name == "kwok")
+            kwok.stop()
+            self.release_kwok_leases()
+            kwok.start()
+            self.kwok_started = time.monotonic()
+            deadline = time.monotonic() + 60
+            while not self._kwok_answers():
+                kwok.check_alive()
+                if time.monotonic() > deadline:
+                    raise StartError("kwok did not come back in 60s")
+                time.sleep(0.2)
+
+    def release_kwok_leases(self) -> None:
+        """Clears the holder of every kwok node's Lease (renewTime stays, so the node lifecycle
+        controller sees no missed heartbeat): any kwok then acquires it at its first look."""
+        nodes = self._kwok_nodes()
+        for lease in self._api("GET", NODE_LEASES)["items"]:
+            if lease["metadata"]["name"] in nodes:
+                self._request("PATCH", f"{NODE_LEASES}/{lease['metadata']['name']}",
+                              {"spec": {"holderIdentity": None}},
+                              content_type="application/merge-patch+json")  # fmt: skip
+
+    def _kwok_nodes(self) -> set[str]:
+        return {
+            node["metadata"]["name"]
+            for node in self._api("GET", "/api/v1/nodes")["items"]
+            if KWOK_NODE_ANNOTATION in node["metadata"].get("annotations", {})
+        }
+
+    def _kwok_answers(self) -> bool:
+        return _http_ok(f"https://127.0.0.1:{self._kwok_port}/healthz")
 
     def _api_ok(self, path: str) -> bool:
         try:
@@ -483,6 +534,10 @@ CONTROLLER_SYNCS = ("deployment", "replicaset", "statefulset", "daemonset", "end
                     "service-endpoint")  # fmt: skip
 
 
+def node_grace_period_flags(grace: str | None) -> list[str]:
+    return [] if grace is None else [f"--node-monitor-grace-period={grace}"]
+
+
 def controller_syncs_flags(workers: int | None) -> list[str]:
     """kube-controller-manager's --concurrent-<controller>-syncs for each workload controller."""
     if workers is None:
@@ -516,13 +571,11 @@ class LeaseWatchdog:
         self.restarts = 0
 
     def step(self) -> None:
-        nodes = {
-            node["metadata"]["name"]
-            for node in self.plane._api("GET", "/api/v1/nodes")["items"]
-            if KWOK_NODE_ANNOTATION in node["metadata"].get("annotations", {})
-        }
-        leases = self.plane._api("GET", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/"
-                                 "leases")["items"]  # fmt: skip
+        if time.monotonic() - self.plane.kwok_started < LEASE_STALE_SECONDS:
+            self.suspects = set()  # a kwok just started is still taking its Leases over
+            return
+        nodes = self.plane._kwok_nodes()
+        leases = self.plane._api("GET", NODE_LEASES)["items"]
         stale = set(stale_leases(leases, nodes, datetime.datetime.now(datetime.UTC)))
         confirmed, self.suspects = stale & self.suspects, stale
         if not confirmed:
@@ -530,9 +583,7 @@ class LeaseWatchdog:
         say = self.plane._logger("kwok-watchdog")
         say(f"kwok has not renewed the leases of {sorted(confirmed)} for over "
             f"{LEASE_STALE_SECONDS:.0f}s; restarting it")  # fmt: skip
-        kwok = next(c for c in self.plane.components if c.name == "kwok")
-        kwok.stop()
-        kwok.start()
+        self.plane.restart_kwok()
         self.restarts += 1
         self.suspects = set()
 

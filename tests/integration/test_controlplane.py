@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client
+from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from testbed.controlplane import REPO, ControlPlane
@@ -274,3 +274,40 @@ def test_fake_nodes_heartbeat_through_leases(api: client.ApiClient) -> None:
         "a lease for every node",
     )
     assert leases
+
+
+def _lease_holders(api: client.ApiClient) -> dict[str, str | None]:
+    leases = client.CoordinationV1Api(api).list_namespaced_lease("kube-node-lease").items
+    return {lease.metadata.name: lease.spec.holder_identity for lease in leases}
+
+
+def test_a_restarted_kwok_takes_its_nodes_over_at_once(tmp_path: Path) -> None:
+    # A new kwok process has a new identity. Left to itself it would manage none of its nodes'
+    # pods until their Leases expired (40 s); the plane releases them for it.
+    with ControlPlane(workdir=tmp_path / "plane", default_logs=False) as plane:
+        api = config.new_client_from_config(config_file=str(plane.kubeconfig))
+        before = wait_for(lambda: {n: h for n, h in _lease_holders(api).items() if h},
+                          "the nodes' Leases held")  # fmt: skip
+        plane.restart_kwok()
+        wait_for(
+            lambda: all(
+                holder and holder != before[node]
+                for node, holder in _lease_holders(api).items()
+                if node in before
+            ),
+            "the new kwok to hold every node's Lease",
+            timeout=20,  # well under the 40 s an unreleased Lease would take to expire
+        )
+        core = client.CoreV1Api(api)
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "after-restart"},
+            "spec": {"nodeName": sorted(before)[0], **_pod_template()["spec"]},
+        }
+        core.create_namespaced_pod("default", pod)
+        wait_for(
+            lambda: core.read_namespaced_pod("after-restart", "default").status.phase == "Running",
+            "a pod on a node of the restarted kwok to run",
+            timeout=20,
+        )

@@ -252,3 +252,43 @@ def test_stale_leases_are_the_kwok_nodes_not_renewed_for_too_long() -> None:
     nodes = {"kwok-node-0", "kwok-node-1", "kwok-node-2", "kwok-node-3"}
     assert stale_leases(leases, nodes, now) == ["kwok-node-1", "kwok-node-2"]
     assert stale_leases(leases, nodes, now, limit=100) == ["kwok-node-2"]
+
+
+class _Plane:
+    """What LeaseWatchdog reads of the plane: every kwok node's Lease last renewed long ago."""
+
+    def __init__(self, started: float) -> None:
+        self.kwok_started = started
+        self.restarts = 0
+
+    def _kwok_nodes(self) -> set[str]:
+        return {"kwok-node-0"}
+
+    def _api(self, method: str, path: str) -> dict[str, object]:
+        spec = {"renewTime": "2026-01-01T00:00:00.000000Z"}
+        return {"items": [{"metadata": {"name": "kwok-node-0"}, "spec": spec}]}
+
+    def _logger(self, name: str) -> object:
+        return lambda line: None
+
+    def restart_kwok(self) -> None:
+        self.restarts += 1
+
+
+def test_the_lease_watchdog_restarts_kwok_on_two_stale_looks_but_not_while_it_starts() -> None:
+    import time
+
+    from testbed.controlplane import LeaseWatchdog
+
+    plane = _Plane(started=time.monotonic() - 3600)
+    watchdog = LeaseWatchdog(plane)  # type: ignore[arg-type]
+    watchdog.step()
+    assert plane.restarts == 0  # one look may be a renewal on its way
+    watchdog.step()
+    assert plane.restarts == 1
+
+    plane = _Plane(started=time.monotonic())  # its Leases are being taken over
+    watchdog = LeaseWatchdog(plane)  # type: ignore[arg-type]
+    watchdog.step()
+    watchdog.step()
+    assert plane.restarts == 0
