@@ -4,6 +4,7 @@ delete, list and status patches of the few kinds it manages."""
 from __future__ import annotations
 
 import json
+import urllib.parse
 from typing import Any
 
 from kubernetes import client, config
@@ -93,6 +94,9 @@ class Kube:
         self.field_manager = field_manager
         # Every write names its field manager (else managedFields say the client's user agent).
         self._manager = [("fieldManager", field_manager)]
+        host = urllib.parse.urlsplit(api.configuration.host)
+        self._prefix = host.path.rstrip("/")  # an API server behind a path (a proxy's)
+        self._pool = api.rest_client.pool_manager.connection_from_url(api.configuration.host)
 
     def request(
         self,
@@ -103,17 +107,27 @@ class Kube:
         query: list[tuple[str, str]] | None = None,
         content_type: str = "application/json",
     ) -> Any:
-        params = self.api.param_serialize(
-            method=method,
-            resource_path=url,
-            query_params=query or [],
-            header_params={"Content-Type": content_type, "Accept": "application/json"},
-            body=body,
-            auth_settings=["BearerToken"],
+        """One call, straight on the client's connection pool: the client's own path (its
+        parameter serialisation, a walk of every body, stdlib JSON, a pool lookup by URL)
+        cost 60-100 µs of CPU a request more (measured sequentially against the test bed)."""
+        headers = {
+            **self.api.default_headers,
+            "Content-Type": content_type,
+            "Accept": "application/json",
+        }
+        # The client's credentials, as it would send them: a refresh hook (in-cluster, exec
+        # plugins) runs here, so a rotated token is picked up.
+        for auth in self.api.configuration.auth_settings().values():
+            if auth["in"] == "header" and auth["value"]:
+                headers[auth["key"]] = auth["value"]
+        target = self._prefix + url
+        if query:
+            target += "?" + urllib.parse.urlencode(query)
+        data = body if body is None or isinstance(body, bytes) else encoding.dumps(body)
+        response = self._pool.urlopen(
+            method, target, body=data, headers=headers, redirect=False, preload_content=True
         )
-        response = self.api.call_api(*params)
         metrics.api_request(method, url, response.status)
-        response.read()
         if not 200 <= response.status <= 299:
             raise ApiException(http_resp=response)
         return encoding.loads(response.data) if response.data else None
