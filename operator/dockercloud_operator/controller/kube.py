@@ -160,15 +160,16 @@ class Kube:
             return False, "the API server does not keep a container's restartPolicy"
         return True, "a container may have its own restartPolicy"
 
-    def apply(self, obj: Object) -> Object:
-        """Server-side apply under the operator's field manager; returns the stored object."""
+    def apply(self, obj: Object, text: bytes | None = None) -> Object:
+        """Server-side apply under the operator's field manager; returns the stored object.
+        `text`, when given, is the whole object as JSON, and `obj` need only name it."""
         metadata = obj["metadata"]
         url = path(obj["apiVersion"], obj["kind"], metadata.get("namespace"), metadata["name"])
         query = [*self._manager, ("force", "true")]
-        # Serialised here, as UTF-8: the client's json.dumps would escape a character outside
-        # the Basic Multilingual Plane (an emoji) as a surrogate pair, which the API server's
-        # YAML decoder refuses. JSON is YAML, so the body is sent as it is.
-        body = encoding.dumps(obj)
+        # Sent as UTF-8 JSON: JSON is YAML, and a character outside the Basic Multilingual
+        # Plane (an emoji) escaped as a surrogate pair would be refused by the API server's
+        # YAML decoder.
+        body = encoding.dumps(obj) if text is None else text
         try:
             applied: Object = self.request(
                 "PATCH", url, body=body, query=query, content_type="application/apply-patch+yaml"
