@@ -29,10 +29,10 @@ def test_a_rotated_token_is_sent_once_the_credentials_are_read_again(
     now = [1000.0]
     monkeypatch.setattr(kube_module.time, "monotonic", lambda: now[0])
 
-    assert kube._credentials()["authorization"] == "Bearer first"
+    assert kube.credentials()["authorization"] == "Bearer first"
     now[0] += CREDENTIALS_TTL / 2
-    assert kube._credentials()["authorization"] == "Bearer first"
+    assert kube.credentials()["authorization"] == "Bearer first"
     assert len(refreshes) == 1  # not for every request
     now[0] += CREDENTIALS_TTL
-    assert kube._credentials()["authorization"] == "Bearer second"
-    assert "User-Agent" in kube._credentials()  # the client's own headers go too
+    assert kube.credentials()["authorization"] == "Bearer second"
+    assert "User-Agent" in kube.credentials()  # the client's own headers go too

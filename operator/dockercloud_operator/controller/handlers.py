@@ -65,7 +65,8 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     settings.queueing.idle_timeout = 0.5
     # Handler outcomes are not worth an Event each (the operator posts its own).
     settings.posting.enabled = False
-    # API calls run in threads: enough of them to keep many services' writes in flight.
+    # The calls that are not the reconciles' (leader election, the start-up probe) run in
+    # threads; the reconciles' go through the event loop (`kube.AsyncKube`).
     asyncio.get_running_loop().set_default_executor(
         ThreadPoolExecutor(max_workers=API_THREADS, thread_name_prefix="api")
     )
@@ -95,6 +96,7 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
     await memo.reconciler.queue.drain()
     if memo.get("leadership"):
         await memo.leadership.stop()  # released once nothing writes any more
+    await memo.reconciler.aio.close()
     await metrics.stop(memo.get("metrics"))
 
 

@@ -3,13 +3,20 @@ delete, list and status patches of the few kinds it manages."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import ssl
 import time
 import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
+import yarl
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from kubernetes.client.rest import should_bypass_proxies
 
 from dockercloud_operator.controller import metrics
 from dockercloud_operator.resources.events import event
@@ -52,8 +59,13 @@ def path(api_version: str, kind: str, namespace: str | None = None, name: str | 
 
 
 JSON = "application/json"
+MERGE_PATCH = "application/merge-patch+json"
+REQUEST_TIMEOUT = 300.0  # seconds a reconcile's request may take, answer included
+CONNECT_TIMEOUT = 10.0
 CREDENTIALS_TTL = 10.0  # seconds the client's credentials are used before they are read again
-API_THREADS = 32  # concurrent API calls: the handlers' thread pool and the connection pool
+# Concurrent API calls: the reconciles' connections (AsyncKube), and the threads and connection
+# pool of the other calls (leader election, the start-up probe).
+API_THREADS = 32
 
 
 def new_api_client() -> client.ApiClient:
@@ -89,19 +101,143 @@ def error_kind(error: ApiException) -> str | None:
         return None
 
 
+@dataclass(frozen=True)
+class Call:
+    """One request of the operator's, built once (`Calls`) and sent by either transport:
+    `Kube` (synchronous: tools, tests, leader election) or `AsyncKube` (the reconciles)."""
+
+    method: str
+    url: str  # the path, from /api or /apis
+    body: bytes | None = None
+    query: tuple[tuple[str, str], ...] = ()
+    content_type: str = JSON
+    tolerated: frozenset[int] = frozenset()  # answers that are no error (a delete's 404)
+    # A 403 that says this namespace is being deleted is NamespaceTerminating, not an error.
+    terminating: str | None = None
+
+    @property
+    def target(self) -> str:
+        return f"{self.url}?{urllib.parse.urlencode(self.query)}" if self.query else self.url
+
+
+def answer(call: Call, status: int, data: bytes, error: Callable[[], ApiException]) -> Any:
+    """What a call's answer means: its decoded body, None, or the error `error` builds."""
+    if 200 <= status <= 299:
+        return encoding.loads(data) if data else None
+    if status in call.tolerated:
+        return None
+    failure = error()
+    if call.terminating is not None and _terminating(failure):
+        raise NamespaceTerminating(call.terminating) from None
+    raise failure
+
+
+def typed_items(listed: Object, api_version: str, kind: str) -> list[Object]:
+    items: list[Object] = listed["items"]
+    for item in items:  # a list's items carry no type of their own
+        item.setdefault("apiVersion", api_version)
+        item.setdefault("kind", kind)
+    return items
+
+
+class Calls:
+    """The operator's API calls, built: server-side apply, delete, list, status and finalizer
+    patches, Events. Every write names the field manager (else managedFields say the client's
+    user agent)."""
+
+    def __init__(self, field_manager: str = constants.FIELD_MANAGER) -> None:
+        self.field_manager = field_manager
+        self.manager = (("fieldManager", field_manager),)
+
+    def apply(self, obj: Object, text: bytes | None = None) -> Call:
+        """Server-side apply, forced; `text`, when given, is the whole object as JSON, and
+        `obj` need only name it."""
+        metadata = obj["metadata"]
+        namespace = metadata.get("namespace")
+        # Sent as UTF-8 JSON: JSON is YAML, and a character outside the Basic Multilingual
+        # Plane (an emoji) escaped as a surrogate pair would be refused by the API server's
+        # YAML decoder.
+        return Call(
+            "PATCH",
+            path(obj["apiVersion"], obj["kind"], namespace, metadata["name"]),
+            encoding.dumps(obj) if text is None else text,
+            (*self.manager, ("force", "true")),
+            "application/apply-patch+yaml",
+            terminating=namespace or "",
+        )
+
+    def delete(self, obj: Object) -> Call:
+        """Deletes an object (the very one: by uid); one already gone is no error."""
+        metadata = obj["metadata"]
+        body: Object = {"propagationPolicy": "Background"}
+        if metadata.get("uid"):
+            body["preconditions"] = {"uid": metadata["uid"]}
+        url = path(obj["apiVersion"], obj["kind"], metadata.get("namespace"), metadata["name"])
+        return Call("DELETE", url, encoding.dumps(body), tolerated=frozenset({404, 409}))
+
+    def list_objects(
+        self, api_version: str, kind: str, namespace: str | None = None, selector: str = ""
+    ) -> Call:
+        query = (("labelSelector", selector),) if selector else ()
+        return Call("GET", path(api_version, kind, namespace), query=query)
+
+    def patch_status(self, service: Object, status: Object) -> Call:
+        """A service's status; fields the new status lacks are removed."""
+        previous = service.get("status") or {}
+        body = {"status": {**{key: None for key in previous if key not in status}, **status}}
+        return self._merge_patch(service, body, "/status")
+
+    def set_finalizers(self, service: Object, finalizers: list[str]) -> Call:
+        """A service's finalizers, if nobody changed the service since it was read."""
+        version = service["metadata"]["resourceVersion"]
+        return self._merge_patch(
+            service, {"metadata": {"finalizers": finalizers, "resourceVersion": version}}
+        )
+
+    def _merge_patch(self, service: Object, body: Object, subresource: str = "") -> Call:
+        metadata = service["metadata"]
+        api = (service.get("apiVersion") or SERVICE_API[0], service.get("kind") or SERVICE_API[1])
+        url = path(*api, metadata["namespace"], metadata["name"]) + subresource
+        return Call("PATCH", url, encoding.dumps(body), self.manager, MERGE_PATCH)
+
+    def post_event(self, about: Object, reason: str, message: str, kind: str = "Normal") -> Call:
+        """An Event about an object, as `kubectl describe` shows them."""
+        body = event(about, reason, message, kind, self.field_manager)
+        url = f"/api/v1/namespaces/{about['metadata']['namespace']}/events"
+        return Call("POST", url, encoding.dumps(body))
+
+
 class Kube:
-    """Thin, synchronous calls (the handlers run them in threads)."""
+    """The operator's calls, synchronous, on the Kubernetes client's connection pool (tools,
+    tests, leader election; the reconciles send theirs through `AsyncKube`)."""
 
     def __init__(self, api: client.ApiClient, field_manager: str = constants.FIELD_MANAGER):
         self.api = api
         self.field_manager = field_manager
-        # Every write names its field manager (else managedFields say the client's user agent).
-        self._manager = [("fieldManager", field_manager)]
+        self.calls = Calls(field_manager)
         host = urllib.parse.urlsplit(api.configuration.host)
-        self._prefix = host.path.rstrip("/")  # an API server behind a path (a proxy's)
+        self.prefix = host.path.rstrip("/")  # an API server behind a path (a proxy's)
         self._pool = api.rest_client.pool_manager.connection_from_url(api.configuration.host)
         self._headers: dict[str, str] = {}
         self._credentials_until = 0.0  # time.monotonic() until which `_headers` hold
+
+    def run(self, call: Call) -> Any:
+        """One call, straight on the client's connection pool: the client's own path (its
+        parameter serialisation, a walk of every body, stdlib JSON, a pool lookup by URL)
+        cost 60-100 µs of CPU a request more (measured sequentially against the test bed)."""
+        headers = {**self.credentials(), "Content-Type": call.content_type, "Accept": JSON}
+        response = self._pool.urlopen(
+            call.method,
+            self.prefix + call.target,
+            body=call.body,
+            headers=headers,
+            redirect=False,
+            preload_content=True,
+        )
+        metrics.api_request(call.method, call.url, response.status)
+        return answer(
+            call, response.status, response.data, lambda: ApiException(http_resp=response)
+        )
 
     def request(
         self,
@@ -110,25 +246,12 @@ class Kube:
         *,
         body: Object | bytes | None = None,
         query: list[tuple[str, str]] | None = None,
-        content_type: str = "application/json",
+        content_type: str = JSON,
     ) -> Any:
-        """One call, straight on the client's connection pool: the client's own path (its
-        parameter serialisation, a walk of every body, stdlib JSON, a pool lookup by URL)
-        cost 60-100 µs of CPU a request more (measured sequentially against the test bed)."""
-        headers = {**self._credentials(), "Content-Type": content_type, "Accept": JSON}
-        target = self._prefix + url
-        if query:
-            target += "?" + urllib.parse.urlencode(query)
         data = body if body is None or isinstance(body, bytes) else encoding.dumps(body)
-        response = self._pool.urlopen(
-            method, target, body=data, headers=headers, redirect=False, preload_content=True
-        )
-        metrics.api_request(method, url, response.status)
-        if not 200 <= response.status <= 299:
-            raise ApiException(http_resp=response)
-        return encoding.loads(response.data) if response.data else None
+        return self.run(Call(method, url, data, tuple(query or ()), content_type))
 
-    def _credentials(self) -> dict[str, str]:
+    def credentials(self) -> dict[str, str]:
         """The client's headers and credentials, as it would send them, read again every
         CREDENTIALS_TTL seconds: reading them runs the client's refresh hook (a kubeconfig's
         token, in-cluster, exec plugins), which re-applies its whole configuration each time
@@ -172,84 +295,131 @@ class Kube:
         return True, "a container may have its own restartPolicy"
 
     def apply(self, obj: Object, text: bytes | None = None) -> Object:
-        """Server-side apply under the operator's field manager; returns the stored object.
-        `text`, when given, is the whole object as JSON, and `obj` need only name it."""
-        metadata = obj["metadata"]
-        url = path(obj["apiVersion"], obj["kind"], metadata.get("namespace"), metadata["name"])
-        query = [*self._manager, ("force", "true")]
-        # Sent as UTF-8 JSON: JSON is YAML, and a character outside the Basic Multilingual
-        # Plane (an emoji) escaped as a surrogate pair would be refused by the API server's
-        # YAML decoder.
-        body = encoding.dumps(obj) if text is None else text
-        try:
-            applied: Object = self.request(
-                "PATCH", url, body=body, query=query, content_type="application/apply-patch+yaml"
-            )
-        except ApiException as error:
-            if _terminating(error):
-                raise NamespaceTerminating(metadata.get("namespace")) from None
-            raise
+        """Server-side apply under the operator's field manager; returns the stored object."""
+        applied: Object = self.run(self.calls.apply(obj, text))
         return applied
 
     def delete(self, obj: Object) -> None:
-        """Deletes an object (the very one: by uid), ignoring one already gone."""
-        metadata = obj["metadata"]
-        url = path(obj["apiVersion"], obj["kind"], metadata.get("namespace"), metadata["name"])
-        body: Object = {"propagationPolicy": "Background"}
-        if metadata.get("uid"):
-            body["preconditions"] = {"uid": metadata["uid"]}
-        try:
-            self.request("DELETE", url, body=body)
-        except ApiException as error:
-            if error.status not in (404, 409):
-                raise
+        self.run(self.calls.delete(obj))
 
     def list_objects(
         self, api_version: str, kind: str, namespace: str | None = None, selector: str = ""
     ) -> list[Object]:
-        query = [("labelSelector", selector)] if selector else []
-        listed = self.request("GET", path(api_version, kind, namespace), query=query)
-        items: list[Object] = listed["items"]
-        for item in items:  # a list's items carry no type of their own
-            item.setdefault("apiVersion", api_version)
-            item.setdefault("kind", kind)
-        return items
+        listed = self.run(self.calls.list_objects(api_version, kind, namespace, selector))
+        return typed_items(listed, api_version, kind)
 
     def patch_status(self, service: Object, status: Object) -> Object:
-        """Writes a service's status; fields the new status lacks are removed."""
-        metadata = service["metadata"]
-        previous = service.get("status") or {}
-        body = {"status": {**{key: None for key in previous if key not in status}, **status}}
-        api = (service.get("apiVersion") or SERVICE_API[0], service.get("kind") or SERVICE_API[1])
-        url = path(*api, metadata["namespace"], metadata["name"]) + "/status"
-        patched: Object = self.request(
-            "PATCH",
-            url,
-            body=body,
-            query=self._manager,
-            content_type="application/merge-patch+json",
-        )
+        patched: Object = self.run(self.calls.patch_status(service, status))
         return patched
 
     def set_finalizers(self, service: Object, finalizers: list[str]) -> Object:
-        """Replaces a service's finalizers, if nobody changed the service since it was read."""
-        metadata = service["metadata"]
-        body = {
-            "metadata": {"finalizers": finalizers, "resourceVersion": metadata["resourceVersion"]}
-        }
-        api = (service.get("apiVersion") or SERVICE_API[0], service.get("kind") or SERVICE_API[1])
-        url = path(*api, metadata["namespace"], metadata["name"])
-        patched: Object = self.request(
-            "PATCH",
-            url,
-            body=body,
-            query=self._manager,
-            content_type="application/merge-patch+json",
-        )
+        patched: Object = self.run(self.calls.set_finalizers(service, finalizers))
         return patched
 
     def post_event(self, about: Object, reason: str, message: str, kind: str = "Normal") -> None:
-        """Records an Event about an object, as `kubectl describe` shows them."""
-        body = event(about, reason, message, kind, self.field_manager)
-        namespace = about["metadata"]["namespace"]
-        self.request("POST", f"/api/v1/namespaces/{namespace}/events", body=body)
+        self.run(self.calls.post_event(about, reason, message, kind))
+
+
+class AsyncKube:
+    """The same calls, sent by aiohttp on the event loop, with `kube`'s credentials. With 32
+    requests in flight a request cost this process about 120 µs of CPU this way, against 300
+    through a pool of threads on the Kubernetes client's connections (the threads' hand-offs
+    and their contention for the GIL; `bench/request_cost.py`). A cluster reached through a
+    proxy keeps the client's connections (it knows its proxies), in threads."""
+
+    def __init__(self, kube: Kube, connections: int = API_THREADS) -> None:
+        self.kube = kube
+        self.calls = kube.calls
+        self.connections = connections
+        configuration = kube.api.configuration
+        self._server = configuration.host.rstrip("/")
+        self._server_hostname = configuration.tls_server_name or None
+        self._proxied = bool(configuration.proxy) and not should_bypass_proxies(
+            configuration.host, configuration.no_proxy or ""
+        )
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            ssl=_ssl_context(self.kube.api.configuration), limit=self.connections
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT, connect=CONNECT_TIMEOUT),
+            skip_auto_headers=("User-Agent",),  # the client's own goes with the credentials
+        )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def run(self, call: Call) -> Any:
+        if self._proxied:
+            return await asyncio.to_thread(self.kube.run, call)
+        session = self._session or self._open()
+        headers = {**self.kube.credentials(), "Content-Type": call.content_type, "Accept": JSON}
+        url = yarl.URL(self._server + call.target, encoded=True)
+        try:
+            async with session.request(
+                call.method, url, data=call.body, headers=headers,
+                server_hostname=self._server_hostname,
+            ) as response:  # fmt: skip
+                data = await response.read()
+        except aiohttp.ClientConnectionError as error:  # the server is away: no answer at all
+            raise ConnectionError(
+                f"{call.method} {call.url}: {error or type(error).__name__}"
+            ) from error
+        metrics.api_request(call.method, call.url, response.status)
+        return answer(call, response.status, data, lambda: _api_exception(response, data))
+
+    async def apply(self, obj: Object, text: bytes | None = None) -> Object:
+        applied: Object = await self.run(self.calls.apply(obj, text))
+        return applied
+
+    async def delete(self, obj: Object) -> None:
+        await self.run(self.calls.delete(obj))
+
+    async def list_objects(
+        self, api_version: str, kind: str, namespace: str | None = None, selector: str = ""
+    ) -> list[Object]:
+        listed = await self.run(self.calls.list_objects(api_version, kind, namespace, selector))
+        return typed_items(listed, api_version, kind)
+
+    async def patch_status(self, service: Object, status: Object) -> Object:
+        patched: Object = await self.run(self.calls.patch_status(service, status))
+        return patched
+
+    async def set_finalizers(self, service: Object, finalizers: list[str]) -> Object:
+        patched: Object = await self.run(self.calls.set_finalizers(service, finalizers))
+        return patched
+
+    async def post_event(
+        self, about: Object, reason: str, message: str, kind: str = "Normal"
+    ) -> None:
+        await self.run(self.calls.post_event(about, reason, message, kind))
+
+
+def _ssl_context(configuration: client.Configuration) -> ssl.SSLContext:
+    """The TLS the Kubernetes client would use: its CA (a file or in-memory), its client
+    certificate, and whether to verify at all."""
+    context = ssl.create_default_context(
+        cafile=configuration.ssl_ca_cert, cadata=configuration.ca_cert_data
+    )
+    if not configuration.verify_ssl:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif configuration.assert_hostname is False:
+        context.check_hostname = False
+    if configuration.cert_file:
+        context.load_cert_chain(configuration.cert_file, configuration.key_file)
+    return context
+
+
+def _api_exception(response: aiohttp.ClientResponse, data: bytes) -> ApiException:
+    """The Kubernetes client's error for an answer, as its own transport would raise it."""
+    error = ApiException(status=response.status, reason=response.reason)
+    error.body = data.decode("utf-8", errors="replace")
+    error.headers = response.headers
+    return error

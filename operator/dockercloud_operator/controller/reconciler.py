@@ -26,6 +26,7 @@ from dockercloud_operator.controller.kube import (
     API_THREADS,
     CHILD_KINDS,
     SERVICE_API,
+    AsyncKube,
     Kube,
     NamespaceTerminating,
     error_kind,
@@ -70,7 +71,7 @@ STATUS_HOLD = 1.0  # seconds a transitional state lasts before it is written
 STATUS_REFRESH = 5.0
 REFUSED = (400, 403, 422)  # the API server would not take an object as built
 # Requests of one kind (applies of Services, status patches, Events...) in flight at once, of
-# the API_THREADS: a kind the API server is slow at cannot hold every thread. (It creates
+# the API_THREADS connections: a kind the API server is slow at cannot hold them all. (It creates
 # ClusterIP Services at the pace of its own loopback client, 50 a second, so at scale a
 # Service apply waits seconds, and the Deployments would wait behind them.)
 LANE_WIDTH = API_THREADS // 4
@@ -98,6 +99,7 @@ class Reconciler:
         status_refresh: float = STATUS_REFRESH,
     ) -> None:
         self.kube = kube
+        self.aio = AsyncKube(kube)  # the reconciles' calls, on the event loop
         self.namespaces: list[str | None] = list(namespaces) if namespaces else [None]
         self.store = Store()
         self.queue = WorkQueue(self._reconcile_key, concurrency=RECONCILES_AT_ONCE)
@@ -115,7 +117,9 @@ class Reconciler:
         self._news: dict[Key, asyncio.Event] = {}
         # Whether containers may keep stopped (autorestart OFF, ON_FAILURE): checked in prime.
         self.restart_rules = False
-        self.stacks = Stacks(kube, self.store)  # their work shares the queue: ("stack", ns, name)
+        self.stacks = Stacks(
+            self.aio, self.store
+        )  # their work shares the queue: ("stack", ns, name)
 
     async def prime(self) -> None:
         """Lists the services and their children once, before the first reconcile, so that
@@ -131,7 +135,7 @@ class Reconciler:
                     "kept stopped" if self.restart_rules else "restarted", why)  # fmt: skip
         for namespace in self.namespaces:
             try:
-                services = await asyncio.to_thread(self.kube.list_objects, *SERVICE_API, namespace)
+                services = await self.aio.list_objects(*SERVICE_API, namespace)
             except ApiException as error:
                 if error.status == 404:
                     raise RuntimeError(
@@ -308,7 +312,7 @@ class Reconciler:
                 raise failure
         for obj in step.deletes:
             logger.info("Deleting %s %s/%s", obj["kind"], *key)
-            await self._call(obj["kind"], self.kube.delete, obj)
+            await self._call(obj["kind"], self.aio.delete, obj)
             self.store.remove_child(obj)
             if obj["kind"] == "StatefulSet":  # the new workload has no use for its claims
                 await self._delete_claims(key, "no longer a StatefulSet")
@@ -319,7 +323,7 @@ class Reconciler:
                 meta = pod["metadata"]
                 the_pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {
                     "namespace": key[0], "name": meta["name"], "uid": meta.get("uid")}}  # fmt: skip
-                await self._call("Pod", self.kube.delete, the_pod)
+                await self._call("Pod", self.aio.delete, the_pod)
         fresh = self.store.service(key)  # as the finalizer write left it
         if fresh is None:
             return  # deleted meanwhile: its deletion event tidies up
@@ -403,17 +407,17 @@ class Reconciler:
         finally:
             del self._news[key]
 
-    async def _call(self, lane: str, call: Callable[..., T], *args: Any) -> T:
-        """An API call, in a thread, once its lane has room."""
+    async def _call(self, lane: str, call: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """An API call, once its lane has room."""
         async with self._lanes[lane]:
-            return await asyncio.to_thread(call, *args)
+            return await call(*args)
 
     async def _apply(self, key: Key, obj: Object, text: bytes) -> Refused | None:
         """Applies a child (`obj` names it, `text` is all of it); a refusal is returned, to be
         reported, rather than raised."""
         logger.info("Applying %s %s/%s", obj["kind"], *key)
         try:
-            self.store.put_child(await self._call(obj["kind"], self.kube.apply, obj, text))
+            self.store.put_child(await self._call(obj["kind"], self.aio.apply, obj, text))
         except ApiException as error:
             if error.status not in REFUSED:
                 raise
@@ -433,14 +437,14 @@ class Reconciler:
         if live is not None and not live["metadata"].get("deletionTimestamp"):
             logger.info("Recreating %s %s/%s: what changed cannot change in place",
                         obj["kind"], *key)  # fmt: skip
-            await self._call(obj["kind"], self.kube.delete, live)
+            await self._call(obj["kind"], self.aio.delete, live)
         raise Retry(f"{obj['kind']} {key[0]}/{key[1]} is being made anew")
 
     async def _add_finalizer(self, service: Object) -> None:
         """`service` names the service, as read, and the finalizers it is to have."""
         finalizers = service["metadata"]["finalizers"]
         self.store.put_service(
-            await self._call("finalizer", self.kube.set_finalizers, service, finalizers)
+            await self._call("finalizer", self.aio.set_finalizers, service, finalizers)
         )
 
     async def _delete_claims(self, key: Key, why: str) -> None:
@@ -449,12 +453,12 @@ class Reconciler:
         longer needed."""
         selector = f"{constants.LABEL_SERVICE}={key[1]}"
         claims = await self._call(
-            "PersistentVolumeClaim", self.kube.list_objects, "v1", "PersistentVolumeClaim",
+            "PersistentVolumeClaim", self.aio.list_objects, "v1", "PersistentVolumeClaim",
             key[0], selector,
         )  # fmt: skip
         for claim in claims:
             logger.info("%s/%s %s: deleting %s", *key, why, claim["metadata"]["name"])
-            await self._call("PersistentVolumeClaim", self.kube.delete, claim)
+            await self._call("PersistentVolumeClaim", self.aio.delete, claim)
 
     async def _report(
         self,
@@ -522,7 +526,7 @@ class Reconciler:
                 self.queue.add_after(key, left)  # written then, if it still holds
                 return
         self._held.pop(key, None)
-        self.store.put_service(await self._call("status", self.kube.patch_status, body, status))
+        self.store.put_service(await self._call("status", self.aio.patch_status, body, status))
         self._written_at[key] = time.monotonic()
         if status.get("state") != previous.get("state"):
             # A new service that comes straight up gets no Event: its creation and its status
@@ -544,14 +548,14 @@ class Reconciler:
         body = self.store.service(key) or body  # as the status write left it
         children = self.store.children_of(key)
         for child in children:
-            await self._call(child["kind"], self.kube.delete, child)
+            await self._call(child["kind"], self.aio.delete, child)
             self.store.remove_child(child)
         if children or self.store.pods_of(key):
             return  # pod events bring us back
         await self._delete_claims(key, "terminating")
         finalizers = [f for f in body["metadata"].get("finalizers", []) if f != constants.FINALIZER]
         if len(finalizers) != len(body["metadata"].get("finalizers", [])):
-            await self._call("finalizer", self.kube.set_finalizers, body, finalizers)
+            await self._call("finalizer", self.aio.set_finalizers, body, finalizers)
             await self._event(body, State.TERMINATED, "the service and its containers are gone")
 
     async def _event(self, body: Object, state: str, message: str, warning: bool = False) -> None:
@@ -559,7 +563,7 @@ class Reconciler:
         kind = "Warning" if warning else "Normal"
         try:
             await self._call(
-                "event", self.kube.post_event, body, reason, f"{state}: {message}", kind
+                "event", self.aio.post_event, body, reason, f"{state}: {message}", kind
             )
         except ApiException as error:  # an Event is news, not state: never worth a retry
             # (a namespace being deleted accepts no new Events: nobody would read them)

@@ -4,17 +4,16 @@ resources are then reconciled as any other; this module only does the stack's I/
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from dockercloud_operator.controller.kube import Kube
+from dockercloud_operator.controller.kube import AsyncKube
 from dockercloud_operator.controller.stack_status import compute, running_of
 from dockercloud_operator.controller.store import Store
 from dockercloud_operator.resources.stack import STACK_LABEL, member_services
@@ -30,7 +29,6 @@ from dockercloud_operator.schema.stack import StackSpec
 logger = logging.getLogger(__name__)
 Object = dict[str, Any]
 Key = tuple[str, str]
-T = TypeVar("T")
 
 
 def stack_key(service: Object) -> tuple[str, str, str] | None:
@@ -55,7 +53,7 @@ def _problems(error: ValidationError, prefix: str, spec: Object | None = None) -
 
 
 class Stacks:
-    def __init__(self, kube: Kube, store: Store) -> None:
+    def __init__(self, kube: AsyncKube, store: Store) -> None:
         self.kube = kube
         self.store = store  # the Service resources, as the service reconcile sees them
         self.bodies: dict[Key, Object] = {}
@@ -73,9 +71,6 @@ class Stacks:
         prefix = f"{name}-"
         for key in [k for k in self._applied if k[0] == namespace and k[1].startswith(prefix)]:
             del self._applied[key]
-
-    async def _call(self, call: Callable[..., T], *args: Any) -> T:
-        return await asyncio.to_thread(call, *args)
 
     def _owned(self, namespace: str, name: str, uid: str) -> list[Object]:
         owned = []
@@ -127,7 +122,7 @@ class Stacks:
                 if service["metadata"]["name"] not in names:
                     logger.info("Stack %s/%s: terminating %s, no longer in the stack",
                                 namespace, name, service["metadata"]["name"])  # fmt: skip
-                    await self._call(self.kube.delete, _reference(service))
+                    await self.kube.delete(_reference(service))
         else:
             current = [self.store.service((namespace, m["metadata"]["name"])) for m in wanted]
         await self._report(body, [self._latest(s) for s in current], invalid)
@@ -143,7 +138,7 @@ class Stacks:
         generation = (live or {}).get("metadata", {}).get("generation")
         if live is not None and self._applied.get(key) == (text, generation):
             return live
-        applied = await self._call(self.kube.apply, manifest)
+        applied = await self.kube.apply(manifest)
         self._applied[key] = (text, applied["metadata"].get("generation"))
         return applied
 
@@ -163,7 +158,7 @@ class Stacks:
     async def _terminate(self, body: Object, owned: list[Object]) -> None:
         for service in owned:
             if not service["metadata"].get("deletionTimestamp"):
-                await self._call(self.kube.delete, _reference(service))
+                await self.kube.delete(_reference(service))
         await self._report(body, owned, "")
         if not owned:
             finalizers = [f for f in body["metadata"].get("finalizers", [])
@@ -173,7 +168,7 @@ class Stacks:
                 await self._event(body, "Terminated", "the stack and its services are gone")
 
     async def _set_finalizers(self, body: Object, finalizers: list[str]) -> Object:
-        patched = await self._call(self.kube.set_finalizers, body, finalizers)
+        patched = await self.kube.set_finalizers(body, finalizers)
         if self._key(patched) in self.bodies:
             self.seen(patched)
         return patched
@@ -187,7 +182,7 @@ class Stacks:
         status = compute(body, services, invalid, previous, datetime.now(UTC))
         if {k: v for k, v in previous.items() if v is not None} == status:
             return
-        patched = await self._call(self.kube.patch_status, body, status)
+        patched = await self.kube.patch_status(body, status)
         if self._key(patched) in self.bodies:
             self.seen(patched)
         if status.get("state") != previous.get("state"):
@@ -198,7 +193,7 @@ class Stacks:
     async def _event(self, body: Object, state: str, message: str) -> None:
         reason = state.title().replace(" ", "")
         try:
-            await self._call(self.kube.post_event, body, reason, f"{state}: {message}")
+            await self.kube.post_event(body, reason, f"{state}: {message}")
         except ApiException as error:
             logger.debug("Could not record the %s event: %s", reason, error.reason)
 
