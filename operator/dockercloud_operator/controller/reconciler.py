@@ -445,9 +445,21 @@ class Reconciler:
     async def _add_finalizer(self, service: Object) -> None:
         """`service` names the service, as read, and the finalizers it is to have."""
         finalizers = service["metadata"]["finalizers"]
-        self.store.put_service(
+        self._keep_answer(
             await self._call("finalizer", self.aio.set_finalizers, service, finalizers)
         )
+
+    def _keep_answer(self, body: Object) -> None:
+        """Stores the service as a write of the operator's left it. The answer may carry what
+        someone else changed meanwhile (a new spec, a deletion): the watch event of that change,
+        arriving after it, would look like the echo of this write (`service_seen`) and be let
+        go, so a definition the answer changes is reconciled now. (Without this a service
+        deleted while its status was written could stay `Terminating` for good.)"""
+        key = (body["metadata"]["namespace"], body["metadata"]["name"])
+        before = self.store.models.get(key)
+        self.store.put_service(body)
+        if self.store.models.get(key) is not before:
+            self.queue.add(key)
 
     async def _delete_claims(self, key: Key, why: str) -> None:
         """Deletes the service's claims. A StatefulSet keeps its claims when it is deleted
@@ -528,7 +540,7 @@ class Reconciler:
                 self.queue.add_after(key, left)  # written then, if it still holds
                 return
         self._held.pop(key, None)
-        self.store.put_service(await self._call("status", self.aio.patch_status, body, status))
+        self._keep_answer(await self._call("status", self.aio.patch_status, body, status))
         self._written_at[key] = time.monotonic()
         if status.get("state") != previous.get("state"):
             # A new service that comes straight up gets no Event: its creation and its status
