@@ -13,14 +13,13 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
-from dockercloud_operator.controller.actions import Decision, decide
+from dockercloud_operator.controller.actions import Decision
 from dockercloud_operator.controller.informer import DELETED, LISTED, Informer
 from dockercloud_operator.controller.kube import (
     API_THREADS,
@@ -42,15 +41,12 @@ from dockercloud_operator.controller.status import (
     news,
     observed_generation_lags,
 )
+from dockercloud_operator.controller.step import next_step, workload_of
 from dockercloud_operator.controller.store import Key, Store
 from dockercloud_operator.controller.workqueue import WorkQueue
-from dockercloud_operator.resources import Built, build, object_key, restarts
-from dockercloud_operator.resources.compare import plan
-from dockercloud_operator.resources.context import Context, resolve
-from dockercloud_operator.resources.restarts import GivenUp, keeps_stopped
-from dockercloud_operator.resources.unsupported import Finding
-from dockercloud_operator.resources.volumes import resets_volumes
-from dockercloud_operator.schema import constants, encoding, names
+from dockercloud_operator.resources import Built, object_key
+from dockercloud_operator.resources.context import Context
+from dockercloud_operator.schema import constants, names
 from dockercloud_operator.schema.model import (
     Service,
 )
@@ -60,7 +56,6 @@ from dockercloud_operator.schema.parts import (
 
 logger = logging.getLogger(__name__)
 MANAGED = f"{constants.LABEL_MANAGED_BY}={names.OPERATOR}"
-WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet"}
 CONFIRM_AFTER = 20.0  # seconds: ample for the watches' first listing, even at scale
 # Seconds the events of a service's children and pods are gathered, from the first, before it
 # is looked at again: a rollout's pods and workload change in bursts (a pod made, bound,
@@ -119,9 +114,8 @@ class Reconciler:
         self._news: dict[Key, asyncio.Event] = {}
         # Whether containers may keep stopped (autorestart OFF, ON_FAILURE): checked in prime.
         self.restart_rules = False
-        self.stacks = Stacks(
-            self.aio, self.store
-        )  # their work shares the queue: ("stack", ns, name)
+        # Their work shares the queue: ("stack", namespace, name).
+        self.stacks = Stacks(self.aio, self.store)
 
     async def prime(self) -> None:
         """Lists the services and their children once, before the first reconcile, so that
@@ -288,7 +282,7 @@ class Reconciler:
         if service.metadata.deletionTimestamp:
             await self._terminate(key, service, body)
             return
-        step = self._step(key, service, body)
+        step = next_step(self.store, key, service, body, self.restart_rules)
         del body  # read again once the writes are answered: a waiting reconcile holds little
         if step.resets_volumes:
             # Each container's claim goes as the redeploy replaces the container, and the
@@ -333,52 +327,6 @@ class Reconciler:
         await self._report(key, step.service, fresh, built, step.context, step.decision, reasons)
         if refused:
             raise Refused("; ".join(reasons))
-
-    def _step(self, key: Key, service: Service, body: Object) -> _Step:
-        """What a reconcile writes, decided from the store. The objects to apply are kept as
-        JSON text from here on: with thousands of services changed at once, reconciles wait
-        seconds for their writes, and each would otherwise hold its children, decoded, and
-        the objects built for it (about 50 KiB a service, measured at 3,000)."""
-        context = resolve(service, self.store.index)
-        children = self.store.children_of(key)
-        last_state = (body.get("status") or {}).get("state")
-        decision = decide(service, _workload(children), State(last_state) if last_state else None)
-        service = decision.effective  # actions the state does not allow yet wait
-        stopped_for_good = None
-        if keeps_stopped(service, self.restart_rules):
-            stopped_for_good = restarts.plan(service, _workload(children), self.store.pods_of(key))
-        context = replace(
-            context,
-            restart_rules=self.restart_rules,
-            given_up=stopped_for_good.given_up if stopped_for_good else GivenUp(),
-        )
-        built = build(service, context)
-        desired_workload = next(o for o in built.objects if o["kind"] in WORKLOAD_KINDS)
-        work = plan(built.objects, children)
-        metadata = body["metadata"]
-        finalizer = None
-        if constants.FINALIZER not in metadata.get("finalizers", []):
-            finalizer = {
-                "apiVersion": body.get("apiVersion"),
-                "kind": body.get("kind"),
-                "metadata": {
-                    "namespace": metadata["namespace"],
-                    "name": metadata["name"],
-                    "resourceVersion": metadata["resourceVersion"],
-                    "finalizers": [*metadata.get("finalizers", []), constants.FINALIZER],
-                },
-            }
-        return _Step(
-            service=service,
-            context=context,
-            decision=decision,
-            unsupported=built.unsupported,
-            applies=[(_head(obj), encoding.dumps(obj)) for obj in work.apply],
-            deletes=work.delete,
-            stopped=stopped_for_good.delete if stopped_for_good else [],
-            finalizer=finalizer,
-            resets_volumes=resets_volumes(service, desired_workload, _workload(children)),
-        )
 
     async def _reporting_while(
         self,
@@ -490,7 +438,7 @@ class Reconciler:
         quiet cluster) is folded into the state that follows, saving a write and an Event."""
         children = self.store.children_of(key)
         observed = Observed(
-            workload=_workload(children),
+            workload=workload_of(children),
             pods=self.store.pods_of(key),
             published_service=next(
                 (
@@ -607,31 +555,6 @@ def _refusal(task: asyncio.Future[Any]) -> Refused | None:
         return None
     outcome = task.exception() or task.result()
     return outcome if isinstance(outcome, Refused) else None
-
-
-@dataclass
-class _Step:
-    """What a reconcile writes, and what its status reports need meanwhile."""
-
-    service: Service  # as the state allows it now
-    context: Context
-    decision: Decision
-    unsupported: list[Finding]
-    applies: list[tuple[Object, bytes]]  # each child as named by `_head`, and as JSON text
-    deletes: list[Object]  # children no longer wanted
-    stopped: list[Object]  # stopped containers the workload now remembers
-    finalizer: Object | None  # the service with its finalizers, if it lacks the operator's
-    resets_volumes: bool
-
-
-def _head(obj: Object) -> Object:
-    """What names an object: its apiVersion, kind, namespace and name."""
-    metadata = {k: obj["metadata"][k] for k in ("namespace", "name") if k in obj["metadata"]}
-    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": metadata}
-
-
-def _workload(children: list[Object]) -> Object | None:
-    return next((c for c in children if c["kind"] in WORKLOAD_KINDS), None)
 
 
 def _condition_message(status: Object, kind: str) -> str | None:
