@@ -73,7 +73,7 @@ LANE_WIDTH = API_THREADS // 4
 # Reconciles under way at once. Unbounded, with 3,000 services changed at once, all of them
 # were under way together, each holding its service's objects, decoded and built, while its
 # writes waited in the lanes: the operator's memory grew by 160 MiB. A reconcile now waits with
-# its writes as JSON text only (`_Step`), and many may wait: at 128, the Deployments of later
+# its writes as JSON text only (`step.Step`), and many may wait: at 128, the Deployments of later
 # services waited behind the Kubernetes Services of earlier ones (ClusterIPs are allocated at
 # the API server's pace), and 3,000 services took a third longer to be Running. At 256, 1,000
 # services took a quarter longer than at 1,024, and kube-controller-manager, given their
