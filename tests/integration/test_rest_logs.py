@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from kubernetes import client
 
+from dockercloud_operator.schema.constants import LABEL_SERVICE
 from testbed.controlplane import cri_log
 from tests.rest_api import EARLIER, Client, RestApi, cluster_log_file, service_account_token
 
@@ -111,6 +112,27 @@ def test_follow_is_the_default_and_picks_up_containers_that_start_later(
     assert not closed  # following: the server keeps the socket open
     assert received[0] == {**received[0], "source": "worker-1", "log": "four"}
     assert from_second(received), (received, _pods_and_logs(api, namespace))
+
+
+def test_a_container_still_starting_when_the_socket_opens_does_not_take_a_running_ones_number(
+    caller: Client, log_file: Path, api: client.ApiClient, namespace: str
+) -> None:
+    """The client's own scale-up can make a pod between the socket opening and the stream
+    listing the service's pods; the running container stays `worker-1` even if the new pod's
+    name sorts first."""
+    service = running_service(caller, "worker", 1)
+    name = service["name"]
+    pending = client.V1Pod(
+        metadata=client.V1ObjectMeta(name=f"{name}-0000-starting", labels={LABEL_SERVICE: name}),
+        spec=client.V1PodSpec(
+            containers=[client.V1Container(name=name, image="nginx")],
+            node_selector={"no-such-node": "true"},  # never scheduled: it stays Pending
+        ),
+    )
+    client.CoreV1Api(api).create_namespaced_pod(namespace, pending)
+    received, closed = asyncio.run(_messages(caller, service["uuid"], "tail=1&follow=false"))
+    assert closed
+    assert received == [{**received[0], "source": "worker-1", "log": "four"}]
 
 
 def _pods_and_logs(api: client.ApiClient, namespace: str) -> list[tuple[str, str, str]]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 _STAMP = re.compile(
     r"^(?P<seconds>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d+))?"
@@ -73,6 +74,12 @@ def container_sources(service: str, pods: Iterable[str], first: int = 1) -> dict
         pod: f"{service}-{number}"
         for number, pod in enumerate(sorted(pods, key=natural_order), start=first)
     }
+
+
+def has_started(pod: Mapping[str, Any]) -> bool:
+    """Whether a pod (as the API serves it) has run its containers: one still `Pending` has no
+    log yet, and is numbered when it starts, after every container that was already there."""
+    return (pod.get("status") or {}).get("phase") not in (None, "Pending")
 
 
 def merge_logs(lines: Iterable[LogLine]) -> list[LogLine]:

@@ -22,6 +22,7 @@ from aiohttp import web
 from dockercloud_operator.documented.logs import (
     LogLine,
     container_sources,
+    has_started,
     log_message,
     merge_logs,
     natural_order,
@@ -77,7 +78,10 @@ class LogStream:
             await self.socket.send_str(log_message(line))
 
     async def tail(self, pods: list[Object], tail: int) -> None:
-        """The last `tail` lines of the service, oldest first."""
+        """The last `tail` lines of the service, oldest first. The containers already running
+        are numbered in the order of their pods' names; a pod still starting (one the client's
+        own scale-up made while the socket opened, say) gets the next number when it starts."""
+        pods = [pod for pod in pods if has_started(pod)]
         self.sources = container_sources(self.service, [p["metadata"]["name"] for p in pods])
         if tail == 0:
             return
