@@ -265,12 +265,14 @@ NOTHING_ELSE = [
     ("impersonate", "serviceaccounts", "--all-namespaces", "no"),
     ("delete", "namespaces", "--all-namespaces", "no"),
     ("update", "deployments", "--all-namespaces", "no"),
+    ("delete", "replicasets.apps", "--all-namespaces", "no"),
     ("delete", "customresourcedefinitions", "--all-namespaces", "no"),
     ("create", "leases.coordination.k8s.io", "--namespace=kube-system", "no"),
     ("get", "leases.coordination.k8s.io/kube-scheduler", f"--namespace={NAMESPACE}", "no"),
 ]
 WHAT_THE_OPERATOR_DOES = [
     ("patch", "deployments.apps", "--namespace=anywhere", "yes"),
+    ("patch", "replicasets.apps", "--namespace=anywhere", "yes"),
     ("create", "roles.rbac.authorization.k8s.io", "--namespace=anywhere", "yes"),
     ("patch", "services.app.dockercloud.dev/status", "--namespace=anywhere", "yes"),
     ("delete", "persistentvolumeclaims", "--namespace=anywhere", "yes"),

@@ -29,6 +29,7 @@ PLURALS = {
     ("apps/v1", "Deployment"): "deployments",
     ("apps/v1", "StatefulSet"): "statefulsets",
     ("apps/v1", "DaemonSet"): "daemonsets",
+    ("apps/v1", "ReplicaSet"): "replicasets",  # a Deployment's, read when its roll-out stalls
     ("v1", "Service"): "services",
     ("v1", "ServiceAccount"): "serviceaccounts",
     ("v1", "Pod"): "pods",
@@ -39,11 +40,11 @@ PLURALS = {
     (f"{constants.GROUP}/{constants.VERSION}", "Stack"): "stacks",
 }
 SERVICE_API = (f"{constants.GROUP}/{constants.VERSION}", constants.KIND)
-# The kinds the operator creates for a service (pods and claims are made by its workload).
+# The kinds the operator creates for a service (the others are made by its workload).
 CHILD_KINDS = [
     key
     for key in PLURALS
-    if key[0] != SERVICE_API[0] and key[1] not in ("Pod", "PersistentVolumeClaim")
+    if key[0] != SERVICE_API[0] and key[1] not in ("Pod", "PersistentVolumeClaim", "ReplicaSet")
 ]
 
 

@@ -31,6 +31,7 @@ from dockercloud_operator.controller.kube import (
     error_kind,
 )
 from dockercloud_operator.controller.retry import Retry
+from dockercloud_operator.controller.rollouts import Rollouts, unstall
 from dockercloud_operator.controller.stacks import Stacks, stack_key
 from dockercloud_operator.controller.status import (
     TRANSITIONAL,
@@ -116,6 +117,7 @@ class Reconciler:
         self.restart_rules = False
         # Their work shares the queue: ("stack", namespace, name).
         self.stacks = Stacks(self.aio, self.store)
+        self.rollouts = Rollouts()  # Deployments whose roll-out has not started
 
     async def prime(self) -> None:
         """Lists the services and their children once, before the first reconcile, so that
@@ -243,6 +245,7 @@ class Reconciler:
         self.store.remove_service(key)
         self._held.pop(key, None)
         self._written_at.pop(key, None)
+        self.rollouts.forget(key)
         for dependent in dependents:
             self.queue.add(dependent)
 
@@ -457,6 +460,7 @@ class Reconciler:
             held_message=decision.message() if decision and decision.held else "",
             refused=refused or [],
         )
+        await self._mind_rollout(key, service, body, observed.workload)
         previous = body.get("status") or {}
         # The state machine goes on from a held status, as if it had been written.
         since, basis = self._held.get(key, (time.monotonic(), previous))
@@ -503,6 +507,23 @@ class Reconciler:
         message = "; ".join(observed.refused)
         if message and _condition_message(previous, "Applied") != message:
             await self._event(body, "Refused", message, warning=True)
+
+    async def _mind_rollout(
+        self, key: Key, service: Service, body: Object, workload: Object | None
+    ) -> None:
+        """A Deployment whose roll-out has not started is looked at again once it has stalled
+        long enough, and then mended if kube-controller-manager holds it (`rollouts`)."""
+        wait = self.rollouts.due_in(key, workload, time.monotonic())
+        if wait is None:
+            return
+        if wait > 0:
+            self.queue.add_after(key, wait)
+            return
+        assert workload is not None
+        self.rollouts.looked_into(key)
+        if mended := await self._call("ReplicaSet", unstall, self.aio, service.name, workload):
+            logger.warning("%s/%s: %s", *key, mended)
+            await self._event(body, "RolloutUnblocked", mended, warning=True)
 
     async def _terminate(self, key: Key, service: Service, body: Object) -> None:
         """Terminating: delete the children, wait for the containers to go, then let go."""
