@@ -186,20 +186,29 @@ class Calls:
         """A service's status; fields the new status lacks are removed."""
         previous = service.get("status") or {}
         body = {"status": {**{key: None for key in previous if key not in status}, **status}}
-        return self._merge_patch(service, body, "/status")
+        return self.merge_patch(service, body, "/status")
 
     def set_finalizers(self, service: Object, finalizers: list[str]) -> Call:
         """A service's finalizers, if nobody changed the service since it was read."""
         version = service["metadata"]["resourceVersion"]
-        return self._merge_patch(
+        return self.merge_patch(
             service, {"metadata": {"finalizers": finalizers, "resourceVersion": version}}
         )
 
-    def _merge_patch(self, service: Object, body: Object, subresource: str = "") -> Call:
-        metadata = service["metadata"]
-        api = (service.get("apiVersion") or SERVICE_API[0], service.get("kind") or SERVICE_API[1])
+    def merge_patch(
+        self,
+        obj: Object,
+        body: Object,
+        subresource: str = "",
+        tolerated: frozenset[int] = frozenset(),
+    ) -> Call:
+        """A merge patch of an object (a service unless it names its own kind)."""
+        metadata = obj["metadata"]
+        api = (obj.get("apiVersion") or SERVICE_API[0], obj.get("kind") or SERVICE_API[1])
         url = path(*api, metadata["namespace"], metadata["name"]) + subresource
-        return Call("PATCH", url, encoding.dumps(body), self.manager, MERGE_PATCH)
+        return Call(
+            "PATCH", url, encoding.dumps(body), self.manager, MERGE_PATCH, tolerated=tolerated
+        )
 
     def post_event(self, about: Object, reason: str, message: str, kind: str = "Normal") -> Call:
         """An Event about an object, as `kubectl describe` shows them."""

@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dockercloud_operator.controller.kube import MERGE_PATCH, AsyncKube, Call, path
-from dockercloud_operator.schema import encoding, names
+from dockercloud_operator.controller.kube import AsyncKube
+from dockercloud_operator.schema import names
 
 Object = dict[str, Any]
 Key = tuple[str, str]
@@ -31,6 +31,7 @@ DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
 # ReplicaSets are read. A roll-out's first containers are made within a second or two of the
 # controller seeing it, even with a thousand roll-outs at once.
 STALL_AFTER = 20.0
+TOLERATED = frozenset({404, 409})
 
 
 def stalled(workload: Object | None) -> bool:
@@ -115,7 +116,7 @@ class Rollouts:
 
 async def unstall(aio: AsyncKube, service: str, deployment: Object) -> str | None:
     """Reads the Deployment's ReplicaSets and mends the one that holds its roll-out; returns
-    what was done, or None. A ReplicaSet changed since it was read (409) is left alone."""
+    what was done, or None."""
     namespace = deployment["metadata"]["namespace"]
     replicasets = await aio.list_objects(
         "apps/v1", "ReplicaSet", namespace, names.selector(service)
@@ -124,14 +125,8 @@ async def unstall(aio: AsyncKube, service: str, deployment: Object) -> str | Non
     if replicaset is None:
         return None
     name, replicas = replicaset["metadata"]["name"], deployment["spec"].get("replicas", 1)
-    call = Call(
-        "PATCH",
-        path("apps/v1", "ReplicaSet", namespace, name),
-        encoding.dumps(mended(replicaset, replicas)),
-        aio.calls.manager,
-        MERGE_PATCH,
-        tolerated=frozenset({404, 409}),
-    )
+    # A ReplicaSet gone, or changed since it was read (409), is left alone.
+    call = aio.calls.merge_patch(replicaset, mended(replicaset, replicas), tolerated=TOLERATED)
     if await aio.run(call) is None:
         return None
     stale = replicaset["metadata"]["annotations"][DESIRED_REPLICAS]
