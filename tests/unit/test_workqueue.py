@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Hashable
 
@@ -202,3 +203,29 @@ def test_at_most_concurrency_passes_run_at_once() -> None:
 
     asyncio.run(scenario())
     assert most == 3
+
+
+def test_passes_and_timers_do_not_keep_the_context_of_who_added_them() -> None:
+    """A key added from a kopf handler must not keep the handler's context (the event's body)
+    alive while its pass waits."""
+    event: contextvars.ContextVar[object] = contextvars.ContextVar("event")
+    seen: list[object] = []
+
+    async def scenario() -> None:
+        async def work(key: Hashable) -> None:
+            seen.append(event.get(None))
+
+        queue = WorkQueue(work)
+        queue.ready.set()
+
+        async def handler() -> None:  # as kopf runs a handler: in a context holding the event
+            event.set({"metadata": {"name": "web"}})
+            queue.add("now")
+            queue.add_after("later", 0.01)
+
+        await asyncio.create_task(handler())
+        while queue.busy or queue._timers:
+            await asyncio.sleep(0.01)
+
+    asyncio.run(scenario())
+    assert seen == [None, None]
