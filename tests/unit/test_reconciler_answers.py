@@ -59,7 +59,7 @@ def test_a_deletion_that_a_status_answer_brings_first_is_reconciled() -> None:
         deleted = _service(11, deletionTimestamp="2026-11-29T14:00:00Z")
         writes = _Writes(_service(12, deletionTimestamp="2026-11-29T14:00:00Z"))
         reconciler.aio = writes  # type: ignore[assignment]
-        service = reconciler.store.models[KEY]
+        service = reconciler.store.model(KEY)
 
         await reconciler._report(KEY, service, read, Built([], []), Context())
         assert writes.status_writes == 1

@@ -6,6 +6,7 @@ import ctypes
 from typing import Any
 
 from dockercloud_operator.controller.store import Packed, Store
+from dockercloud_operator.schema.model import Service
 
 
 def body(name: str, uid: str, **spec: Any) -> dict[str, Any]:
@@ -29,6 +30,12 @@ def child(kind: str, name: str, service: str) -> dict[str, Any]:
     }
 
 
+def model(store: Store, key: tuple[str, str]) -> Service:
+    found = store.model(key)
+    assert found is not None
+    return found
+
+
 def versioned(obj: dict[str, Any], version: str) -> dict[str, Any]:
     return {**obj, "metadata": {**obj["metadata"], "resourceVersion": version}}
 
@@ -41,7 +48,7 @@ def test_services_are_kept_without_managed_fields() -> None:
     key = store.put_service(body("web", "u1"))
     assert key == ("ns", "web")
     assert "managedFields" not in (store.service(key) or {})["metadata"]
-    assert store.models[key].spec.image == "nginx"
+    assert model(store, key).spec.image == "nginx"
 
 
 def test_dependents_are_found_by_name_and_by_resource_uri() -> None:
@@ -108,7 +115,7 @@ def test_an_older_body_never_overwrites_a_newer_one() -> None:
 
     store.put_service(versioned(body("web", "u1"), "7"))
     store.put_service(versioned(body("web", "u1", running=False), "5"))
-    assert store.models[("ns", "web")].spec.running is True
+    assert model(store, ("ns", "web")).spec.running is True
 
     store.put_pod(versioned(child("Pod", "web-1", "web"), "30"))
     store.put_pod(versioned(child("Pod", "web-1", "web"), "29"))
@@ -148,16 +155,47 @@ def test_a_status_change_keeps_the_model_and_a_new_generation_replaces_it() -> N
     first = body("web", "u1") | {"status": {"state": "Starting"}}
     first["metadata"] |= {"generation": 1, "resourceVersion": "5"}
     key = store.put_service(first)
-    model = store.models[key]
+    kept = store.model(key)
     running = first | {"status": {"state": "Running"}}
     running["metadata"] = first["metadata"] | {"resourceVersion": "6"}
     store.put_service(running)
-    assert store.models[key] is model  # only the status changed: not validated again
+    assert store.model(key) is kept  # only the status changed: not validated again
     assert store.states[key] == "Running"
     scaled = body("web", "u1", target_num_containers=3)
     scaled["metadata"] |= {"generation": 2, "resourceVersion": "7"}
     store.put_service(scaled)
-    assert store.models[key].spec.target_num_containers == 3
+    assert model(store, key).spec.target_num_containers == 3
+
+
+def test_models_beyond_those_kept_are_validated_again_when_read() -> None:
+    store = Store(models_kept=2)
+    for index, name in enumerate(("web", "api", "db")):
+        service = body(name, f"u{index}", target_num_containers=index + 1)
+        service["metadata"] |= {"generation": 1, "resourceVersion": str(index + 1)}
+        store.put_service(service)
+    assert len(store._models) == 2  # the least recently used, web's, is let go
+    web = store.model(("ns", "web"))
+    assert web is not None and web.spec.target_num_containers == 1
+    assert store.model(("ns", "web")) is web  # kept again, as the most recently used
+    assert ("ns", "api") not in store._models
+    assert store.model(("ns", "nobody")) is None
+
+
+def test_references_resolve_to_services_whose_models_are_not_kept() -> None:
+    store = Store(models_kept=1)
+    store.put_service(body("db", UID_DB, target_num_containers=2))
+    store.put_service(body("web", "u1", linked_to_service=[{"to_service": "db", "name": "DB"}]))
+    uri = f"/api/app/v1/ns/service/{UID_DB}/"
+    store.put_service(body("backup", "u2", bindings=[{"volumes_from": uri}]))
+    found = store.index.find("db", "ns")
+    assert found is not None and found.spec.target_num_containers == 2
+    assert store.index.find(f"/api/app/v1/other/service/{UID_DB}/", "ns") is found
+    assert sorted(store.dependents(("ns", "db"))) == [("ns", "backup"), ("ns", "web")]
+    assert [alias for alias, _ in store.linked_from(("ns", "db"))] == ["DB"]
+
+    store.remove_service(("ns", "db"))  # its uid no longer names anything
+    assert store.index.find(uri, "ns") is None
+    assert store.dependents(("ns", "db")) == []
 
 
 def test_a_pod_change_the_status_does_not_read_brings_no_reconcile() -> None:

@@ -43,7 +43,7 @@ from dockercloud_operator.controller.status import (
     observed_generation_lags,
 )
 from dockercloud_operator.controller.step import next_step, workload_of
-from dockercloud_operator.controller.store import Key, Store
+from dockercloud_operator.controller.store import Key, Store, same_definition
 from dockercloud_operator.controller.workqueue import WorkQueue
 from dockercloud_operator.resources import Built, object_key
 from dockercloud_operator.resources.context import Context
@@ -278,8 +278,8 @@ class Reconciler:
             raise
 
     async def reconcile(self, key: Key) -> None:
-        service = self.store.models.get(key)
         body = self.store.service(key)
+        service = self.store.model(key, body)
         if service is None or body is None:
             return
         if service.metadata.deletionTimestamp:
@@ -407,9 +407,9 @@ class Reconciler:
         go, so a definition the answer changes is reconciled now. (Without this a service
         deleted while its status was written could stay `Terminating` for good.)"""
         key = (body["metadata"]["namespace"], body["metadata"]["name"])
-        before = self.store.models.get(key)
+        before = self.store.definitions.get(key)
         self.store.put_service(body)
-        if self.store.models.get(key) is not before:
+        if not same_definition(self.store.definitions.get(key), before):
             self.queue.add(key)
 
     async def _delete_claims(self, key: Key, why: str) -> None:

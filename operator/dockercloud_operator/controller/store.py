@@ -13,18 +13,20 @@ collector to go through)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+import hashlib
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
 from dockercloud_operator.resources import object_key
-from dockercloud_operator.resources.context import Services, references
+from dockercloud_operator.resources.context import references
 from dockercloud_operator.schema import constants, encoding
 from dockercloud_operator.schema.model import (
     Service,
 )
+from dockercloud_operator.schema.names import parse_resource_uri
 
 Object = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name) of a Service
@@ -103,26 +105,42 @@ class Packed:
         return body
 
 
-def _same_definition(model: Service, metadata: Object) -> bool:
-    """The body defines the same service as the model: its spec has not changed (the same
-    generation of the same object) and neither has the metadata the model reads."""
-    known = model.metadata
+Definition = tuple[Any, ...]  # (uid, generation, deletionTimestamp, digest of labels, annotations)
+
+
+def _definition(metadata: Object) -> Definition:
+    """What the service's model is made of besides its spec, which the generation stands for:
+    the same definition is the same model."""
+    read = encoding.dumps([metadata.get("labels") or {}, metadata.get("annotations") or {}])
     return (
-        known.generation is not None
-        and (known.uid, known.generation) == (metadata.get("uid"), metadata.get("generation"))
-        and known.deletionTimestamp == metadata.get("deletionTimestamp")
-        and known.labels == metadata.get("labels", {})
-        and known.annotations == metadata.get("annotations", {})
+        metadata.get("uid"),
+        metadata.get("generation"),
+        metadata.get("deletionTimestamp"),
+        hashlib.blake2b(read, digest_size=16).digest(),
     )
 
 
+def same_definition(new: Definition | None, old: Definition | None) -> bool:
+    """Both define the same model (an object without a generation is never taken as such)."""
+    return new is not None and new[1] is not None and new == old
+
+
+# Models kept decoded. A model is five KiB and its validation from the stored body 45 us: a
+# thousand services keep all of theirs; at ten thousand, those not reconciled lately are
+# validated again when they are (a reconcile costs some 5 ms).
+MODELS_KEPT = 1024
+
+
 class Store:
-    def __init__(self) -> None:
+    def __init__(self, models_kept: int = MODELS_KEPT) -> None:
         self.services: dict[Key, Packed] = {}
         self.states: dict[Key, str | None] = {}  # each service's last reported state
-        self.models: dict[Key, Service] = {}
-        self.index = Services()  # the models by name and uid, for resolving references
-        self.linking: set[Key] = set()  # services that reference others
+        self.definitions: dict[Key, Definition] = {}
+        self.uids: dict[str, Key] = {}
+        self.linking: dict[Key, list[str]] = {}  # services that reference others: what they name
+        self.models_kept = models_kept
+        self._models: OrderedDict[Key, Service | None] = OrderedDict()  # most recently used last
+        self.index = Index(self)  # the services by name and uid, for resolving references
         self.children: dict[Key, dict[tuple[str, str, str], Packed]] = defaultdict(dict)
         self.pods: dict[Key, dict[str, Packed]] = defaultdict(dict)
         self.unconfirmed: set[tuple[str, ...]] = set()  # listed at start, not yet watched
@@ -150,6 +168,24 @@ class Store:
         packed = self.services.get(key)
         return packed.body() if packed else None
 
+    def model(self, key: Key, body: Object | None = None) -> Service | None:
+        """The service's model (from `body`, its stored body if the caller has it at hand,
+        when it is not kept); None for a service not known, or whose stored body does not
+        validate (the API server validated it: an object of an older schema)."""
+        if key in self._models:
+            self._models.move_to_end(key)
+            return self._models[key]
+        packed = self.services.get(key)
+        if packed is None:
+            return None
+        return self._keep_model(key, _validated(body if body is not None else packed.body()))
+
+    def _keep_model(self, key: Key, model: Service | None) -> Service | None:
+        self._models[key] = model
+        if len(self._models) > self.models_kept:
+            self._models.popitem(last=False)
+        return model
+
     def knows_service(self, body: Object) -> bool:
         """This version of the service, or a newer one, is stored already (a watch event
         that says so still confirms what the start-up listing saw)."""
@@ -170,18 +206,16 @@ class Store:
         self._seen(("service", *key), listed)
         self.services[key] = Packed.of(body)
         self.states[key] = (body.get("status") or {}).get("state")
-        model = self.models.get(key)
-        if model is not None and _same_definition(model, body["metadata"]):
+        definition = _definition(body["metadata"])
+        if same_definition(definition, self.definitions.get(key)):
             return key  # only its status or finalizers changed: the model stands
         self._forget_model(key)
-        try:
-            model = Service.model_validate(body)
-        except ValidationError:
-            return key  # the API server validated it: an object of an older schema
-        self.models[key] = model
-        self.index.add(model)
-        if references(model):
-            self.linking.add(key)
+        self.definitions[key] = definition
+        if uid := body["metadata"].get("uid"):
+            self.uids[uid] = key
+        model = self._keep_model(key, _validated(body))
+        if model is not None and (named := references(model)):
+            self.linking[key] = named
         return key
 
     def remove_service(self, key: Key) -> None:
@@ -189,23 +223,32 @@ class Store:
         self.services.pop(key, None)
         self.states.pop(key, None)
         self._forget_model(key)
+        self.definitions.pop(key, None)
 
     def _forget_model(self, key: Key) -> None:
-        self.linking.discard(key)
-        model = self.models.pop(key, None)
-        if model is not None:
-            self.index.remove(model)
+        self.linking.pop(key, None)
+        self._models.pop(key, None)
+        definition = self.definitions.get(key)
+        if definition is not None and self.uids.get(definition[0]) == key:
+            del self.uids[definition[0]]
+
+    def find(self, reference: str, namespace: str) -> Key | None:
+        """The service a reference names: by resource URI (any namespace) or by name (in
+        `namespace`)."""
+        parsed = parse_resource_uri(reference)
+        if parsed:  # the uuid alone names it: a uid is unique in the cluster
+            return self.uids.get(parsed[1])
+        key = (namespace, reference)
+        return key if key in self.services else None
 
     def dependents(self, key: Key) -> list[Key]:
         """Services that link to, or mount volumes from, the service at `key`."""
-        target = self.models.get(key)
-        if target is None:
+        if key not in self.services:
             return []
         return [
             other_key
-            for other_key in self.linking
-            if (other := self.models.get(other_key)) is not None
-            and any(self.index.find(ref, other.namespace) is target for ref in references(other))
+            for other_key, named in self.linking.items()
+            if any(self.find(reference, other_key[0]) == key for reference in named)
         ]
 
     # -- children --------------------------------------------------------------------------
@@ -271,13 +314,31 @@ class Store:
 
     def linked_from(self, key: Key) -> list[tuple[str, Service]]:
         """(alias, service) of each link to the service at `key`."""
-        target = self.models.get(key)
+        target = self.model(key)
         if target is None:
             return []
         return [
             (link.name or target.name, other)
             for other_key in self.dependents(key)
-            if (other := self.models.get(other_key)) is not None
+            if (other := self.model(other_key)) is not None
             for link in other.spec.linked_to_service
-            if self.index.find(link.to_service, other.namespace) is target
+            if self.find(link.to_service, other.namespace) == key
         ]
+
+
+class Index:
+    """The store's services as `resolve` finds them: their models, from the store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def find(self, reference: str, namespace: str) -> Service | None:
+        key = self.store.find(reference, namespace)
+        return self.store.model(key) if key is not None else None
+
+
+def _validated(body: Object) -> Service | None:
+    try:
+        return Service.model_validate(body)
+    except ValidationError:
+        return None  # the API server validated it: an object of an older schema

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from dockercloud_operator.resources.restarts import GivenUp
 from dockercloud_operator.schema.model import (
@@ -32,6 +33,11 @@ class Context:
     restart_rules: bool = False
     # The containers of the current epoch that stopped for good (restarts.plan).
     given_up: GivenUp = field(default_factory=GivenUp)
+
+
+class Finder(Protocol):
+    def find(self, reference: str, namespace: str) -> Service | None:
+        """A service by resource URI (any namespace) or by name (in `namespace`)."""
 
 
 class Services:
@@ -68,9 +74,9 @@ def references(service: Service) -> list[str]:
     ]
 
 
-def resolve(service: Service, services: Services | Mapping[tuple[str, str], Service]) -> Context:
+def resolve(service: Service, services: Finder | Mapping[tuple[str, str], Service]) -> Context:
     """Resolves the links and volumes_from bindings of `service`."""
-    if not isinstance(services, Services):
+    if isinstance(services, Mapping):
         services = Services(services.values())
     links: list[Link] = []
     volumes_from: dict[int, Service] = {}
