@@ -9,7 +9,8 @@ confirmed, and `forget_unconfirmed` drops it.
 Bodies are stored without managedFields, which are most of an object's size and never read
 here; services and children as JSON text (`Packed`), pods as the few fields the status reads
 (as JSON text too: a quarter of their size as Python objects, and nothing for the garbage
-collector to go through)."""
+collector to go through). The services' pydantic models are kept for those used last
+(`MODELS_KEPT`) and validated again from the text when needed."""
 
 from __future__ import annotations
 
