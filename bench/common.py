@@ -17,7 +17,7 @@ from bench.process import OperatorProcess, cpu_seconds
 from bench.report import percentile, rounded
 from dockercloud_operator.resources.render import render
 from dockercloud_operator.schema import constants
-from testbed.controlplane import ControlPlane
+from testbed.controlplane import ControlPlane, nodes_for
 
 Object = dict[str, Any]
 Result = dict[str, Any]
@@ -202,9 +202,9 @@ def own_counts(identity: Identity, delta: Snapshot, size: int) -> Result:
 # -- the control plane ------------------------------------------------------------------------
 
 
-def plane(settings: Settings, say: Say) -> ControlPlane:
+def plane(settings: Settings, say: Say, size: int = 0) -> ControlPlane:
     return ControlPlane(
-        node_count=settings.nodes,
+        node_count=nodes_for(size, settings.nodes),
         api_qps=settings.api_qps,
         api_burst=settings.api_burst,
         controller_syncs=settings.controller_syncs,

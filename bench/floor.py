@@ -178,7 +178,7 @@ def owned(children: list[Object], owner: Object) -> list[Object]:
 def floor_phase(size: int, settings: Settings, say: Say, workdir: Path) -> Result:
     timeout = settings.phase_timeout(size)
     service_list = service_names(size)
-    with plane(settings, say) as cluster:
+    with plane(settings, say, size) as cluster:
         admin = api_client(cluster.kubeconfig)
         metrics = Metrics(cluster.kubeconfig, workdir)
         service_crd.install(admin, field_manager="bench")

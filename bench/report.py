@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from testbed.controlplane import nodes_for
+
 Result = dict[str, Any]
 
 
@@ -97,9 +99,11 @@ def markdown(results: Sequence[Result]) -> str:
     lines = [TABLE_HEADER, *(row for result in results for row in table_rows(result))]
     if results:
         settings = results[-1]["settings"]
+        nodes = sorted({nodes_for(result["size"], settings["nodes"]) for result in results})
         lines.append("")
         lines.append(
-            f"{settings['nodes']} kwok nodes; kube-controller-manager and kube-scheduler at "
+            f"{' or '.join(map(str, nodes))} kwok nodes (room for every container and its "
+            "replacement); kube-controller-manager and kube-scheduler at "
             f"--kube-api-qps={settings['api_qps']} --kube-api-burst={settings['api_burst']}; "
             f"direct applies on {settings['threads']} threads; latency over "
             f"{results[-1]['operator']['update_latency']['sample']} spec changes; idle CPU over "

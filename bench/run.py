@@ -93,7 +93,7 @@ from testbed.controlplane import signals_raise
 def baseline_phase(size: int, settings: Settings, say: Say, workdir: Path) -> Result:
     timeout = settings.phase_timeout(size)
     service_list = service_names(size)
-    with plane(settings, say) as cluster:
+    with plane(settings, say, size) as cluster:
         admin = api_client(cluster.kubeconfig)
         metrics = Metrics(cluster.kubeconfig, workdir)
         identity = Identity.create(admin, cluster.kubeconfig, "bench-direct", workdir)
@@ -294,7 +294,7 @@ def operator_phase(
 ) -> Result:
     timeout = settings.phase_timeout(size)
     service_list = service_names(size)
-    with plane(settings, say) as cluster, contextlib.ExitStack() as stack:
+    with plane(settings, say, size) as cluster, contextlib.ExitStack() as stack:
         admin = api_client(cluster.kubeconfig)
         metrics = Metrics(cluster.kubeconfig, workdir)
         service_crd.install(admin, field_manager="bench")

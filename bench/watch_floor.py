@@ -127,7 +127,7 @@ def serve_raw(counts_file: Path) -> None:
 
 def measure(size: int, settings: Settings, kind: str = "kopf") -> dict[str, Any]:
     service_list = service_names(size)
-    with plane(settings, say) as cluster, tempfile.TemporaryDirectory() as folder:
+    with plane(settings, say, size) as cluster, tempfile.TemporaryDirectory() as folder:
         admin = api_client(cluster.kubeconfig)
         counts_file = Path(folder) / "counts.json"
         log = Path(folder) / "kopf.log"

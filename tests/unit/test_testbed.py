@@ -25,6 +25,7 @@ from testbed.controlplane import (
     fake_node,
     is_released,
     needs_volume,
+    nodes_for,
     persistent_volume_for,
     pod_logs,
     read_kwok_crds,
@@ -75,6 +76,13 @@ def test_fake_nodes_are_managed_by_kwok_and_carry_their_labels(labels: dict[str,
     assert node["metadata"]["labels"]["kubernetes.io/hostname"] == "kwok-node-7"
     assert labels.items() <= node["metadata"]["labels"].items()
     assert node["status"]["allocatable"]["pods"] == "1000"
+
+
+def test_there_are_nodes_enough_for_every_container_and_its_replacement() -> None:
+    assert nodes_for(1000, 10) == 10  # the nodes asked for, when they are enough
+    assert nodes_for(10_000, 10) == 20  # 10,000 containers and 10,000 surged replacements
+    assert nodes_for(10_001, 10) == 21
+    assert nodes_for(0, 3) == 3
 
 
 def _claim(**spec: Any) -> dict[str, Any]:
