@@ -43,7 +43,7 @@ from dockercloud_operator.controller.status import (
     observed_generation_lags,
 )
 from dockercloud_operator.controller.step import next_step, workload_of
-from dockercloud_operator.controller.store import Key, Store, same_definition
+from dockercloud_operator.controller.store import Key, Packed, Store, same_definition
 from dockercloud_operator.controller.workqueue import WorkQueue
 from dockercloud_operator.resources import Built, object_key
 from dockercloud_operator.resources.context import Context
@@ -104,8 +104,9 @@ class Reconciler:
         self.status_hold = status_hold
         self.status_refresh = status_refresh
         self._written_at: dict[Key, float] = {}  # when each service's status was last written
-        # Transitional statuses not written yet: since when, and the status as computed.
-        self._held: dict[Key, tuple[float, Object]] = {}
+        # Transitional statuses not written yet: since when, and the status as computed (as
+        # JSON text: when thousands of services roll out at once, thousands are held).
+        self._held: dict[Key, tuple[float, Packed]] = {}
         self._lanes: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(LANE_WIDTH)
         )
@@ -327,7 +328,12 @@ class Reconciler:
         if fresh is None:
             return  # deleted meanwhile: its deletion event tidies up
         reasons = [str(failure) for failure in refused]
-        await self._report(key, step.service, fresh, built, step.context, step.decision, reasons)
+        report = self._report(key, step.service, fresh, built, step.context, step.decision,
+                              reasons)  # fmt: skip
+        # Its status write may wait long for its turn (thousands of services changed at once):
+        # the report holds what it needs, and lets go of the rest before it waits.
+        del fresh, tasks, writes
+        await report
         if refused:
             raise Refused("; ".join(reasons))
 
@@ -463,7 +469,8 @@ class Reconciler:
         await self._mind_rollout(key, service, body, observed.workload)
         previous = body.get("status") or {}
         # The state machine goes on from a held status, as if it had been written.
-        since, basis = self._held.get(key, (time.monotonic(), previous))
+        since, kept = self._held.get(key, (time.monotonic(), None))
+        basis = kept.body() if kept else previous
         if settled_only and moving(glance(service, observed, basis)):
             return  # the reconcile's own report, once its writes are done, tells a transition
         status = compute(service, observed, basis, datetime.now(UTC))
@@ -488,10 +495,15 @@ class Reconciler:
                 due = since + self.status_hold
             left = due - time.monotonic()
             if left > 0:
-                self._held[key] = (since, status)
+                self._held[key] = (since, Packed.of(status))
                 self.queue.add_after(key, left)  # written then, if it still holds
                 return
         self._held.pop(key, None)
+        # The write may wait seconds for its lane, with a thousand others: it holds the status
+        # and the service's name, not the children, pods and models the status came from.
+        held, message = observed.held_message, "; ".join(observed.refused)
+        body = _head(body)
+        del observed, children, service, built, context, decision
         self._keep_answer(await self._call("status", self.aio.patch_status, body, status))
         self._written_at[key] = time.monotonic()
         if status.get("state") != previous.get("state"):
@@ -499,12 +511,10 @@ class Reconciler:
             # (Running, started_datetime) say all one would, and at scale it is a write each.
             if previous.get("state") or status["state"] != State.RUNNING:
                 await self._event(body, status["state"], _describe(status))
-            if observed.held:  # the new state may allow what the old one held
+            if held:  # the new state may allow what the old one held
                 self.queue.add(key)
-        held = observed.held_message
         if held and _condition_message(previous, "ActionsAllowed") != held:
             await self._event(body, "ActionHeld", held, warning=True)
-        message = "; ".join(observed.refused)
         if message and _condition_message(previous, "Applied") != message:
             await self._event(body, "Refused", message, warning=True)
 
@@ -587,6 +597,15 @@ def _condition_message(status: Object, kind: str) -> str | None:
 def _unseen(workload: Object | None) -> bool:
     """The workload's controller has not acted on its latest spec yet."""
     return workload is not None and observed_generation_lags(workload)
+
+
+def _head(service: Object) -> Object:
+    """What a status write and its Events read of the service: its name and its status."""
+    metadata = service["metadata"]
+    return {
+        "metadata": {k: metadata[k] for k in ("namespace", "name", "uid") if k in metadata},
+        "status": service.get("status") or {},
+    }
 
 
 def _same(status: Object, previous: Object) -> bool:
