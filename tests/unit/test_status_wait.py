@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import types
 from typing import Any
 
@@ -72,11 +73,36 @@ def _reachable(roots: list[Any]) -> list[Any]:
 
 
 class _Writes:
+    """The API server's answers."""
+
+    async def apply(self, obj: dict[str, Any], text: bytes) -> Any:
+        answer = json.loads(text)
+        answer["metadata"].update(resourceVersion="20", generation=1, uid=f"uid-{obj['kind']}")
+        return answer
+
     async def patch_status(self, service: dict[str, Any], status: dict[str, Any]) -> Any:
         return {**_service(), "status": status}
 
     async def post_event(self, *args: Any) -> None:
         pass
+
+
+def _held_while_waiting(task: asyncio.Future[Any]) -> list[Any]:
+    """What the frames of a waiting task's coroutines hold (the reconciler aside)."""
+    roots, coroutine = [], task.get_coro()  # type: ignore[union-attr]
+    while (frame := getattr(coroutine, "cr_frame", None)) is not None:
+        roots += [value for name, value in frame.f_locals.items() if name != "self"]
+        coroutine = coroutine.cr_await
+    return _reachable(roots)
+
+
+def _assert_holds_only_the_status(held: list[Any]) -> None:
+    dicts = [item for item in held if isinstance(item, dict)]
+    assert "running_of_target" in str(dicts)  # the status it writes
+    assert not [d for d in dicts if d.get("kind") in ("Deployment", "Pod")]
+    assert not [d for d in dicts if "image" in d or "spec" in d]  # nor the spec
+    assert not [item for item in held if isinstance(item, bytes) and b"Deployment" in item]
+    assert not [item for item in held if type(item).__name__ in ("Service", "Observed", "Step")]
 
 
 def test_a_status_write_waiting_for_its_lane_holds_no_children_pods_or_spec() -> None:
@@ -101,15 +127,30 @@ def test_a_status_write_waiting_for_its_lane_holds_no_children_pods_or_spec() ->
         await asyncio.sleep(0.05)
         assert not report.done()  # waiting for the lane
 
-        frame = report.get_coro().cr_frame  # type: ignore[union-attr]
-        held = _reachable([v for k, v in frame.f_locals.items() if k != "self"])
-        dicts = [item for item in held if isinstance(item, dict)]
-        assert "running_of_target" in str(dicts)  # the status it writes
-        assert not [d for d in dicts if d.get("kind") in ("Deployment", "Pod")]
-        assert not [d for d in dicts if "image" in d or "spec" in d]  # nor the spec
-        assert not [item for item in held if type(item).__name__ in ("Service", "Observed")]
-
+        _assert_holds_only_the_status(_held_while_waiting(report))
         lane.release()
         await report  # and the write goes out once its turn comes
+
+    asyncio.run(scenario())
+
+
+def test_a_reconcile_waiting_to_write_its_status_holds_no_children_spec_or_writes() -> None:
+    async def scenario() -> None:
+        api = client.ApiClient(client.Configuration(host="https://127.0.0.1:6443"))
+        reconciler = Reconciler(Kube(api), status_hold=0.0)
+        reconciler.queue.add = lambda key: None  # type: ignore[method-assign]
+        reconciler.aio = _Writes()  # type: ignore[assignment]
+        reconciler.store.put_service(_service())
+        lane = reconciler._lanes["status"]
+        for _ in range(LANE_WIDTH):
+            await lane.acquire()
+        reconcile = asyncio.ensure_future(reconciler.reconcile(KEY))
+        await asyncio.sleep(0.05)
+        assert not reconcile.done()
+        assert [c["kind"] for c in reconciler.store.children_of(KEY)] == ["Deployment"]  # written
+
+        _assert_holds_only_the_status(_held_while_waiting(reconcile))
+        lane.release()
+        await reconcile
 
     asyncio.run(scenario())

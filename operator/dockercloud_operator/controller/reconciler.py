@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import functools
 import json
 import logging
 import time
@@ -42,7 +43,7 @@ from dockercloud_operator.controller.status import (
     news,
     observed_generation_lags,
 )
-from dockercloud_operator.controller.step import next_step, workload_of
+from dockercloud_operator.controller.step import Step, next_step, workload_of
 from dockercloud_operator.controller.store import Key, Packed, Store, same_definition
 from dockercloud_operator.controller.workqueue import WorkQueue
 from dockercloud_operator.resources import Built, object_key
@@ -299,13 +300,7 @@ class Reconciler:
             writes.append(self._add_finalizer(step.finalizer))
         tasks = [asyncio.ensure_future(write) for write in writes]
         built = Built([], step.unsupported)  # what the status needs of what was built
-
-        async def report_so_far(reasons: list[str]) -> None:
-            if fresh := self.store.service(key):
-                await self._report(key, step.service, fresh, built, step.context, step.decision,
-                                   reasons, True)  # fmt: skip
-
-        await self._reporting_while(key, tasks, report_so_far)
+        await self._reporting_while(key, tasks, functools.partial(self._report_so_far, key, step))
         refused = [r for r in await asyncio.gather(*tasks, return_exceptions=True) if r]
         for failure in refused:
             if not isinstance(failure, Refused):
@@ -332,10 +327,17 @@ class Reconciler:
                               reasons)  # fmt: skip
         # Its status write may wait long for its turn (thousands of services changed at once):
         # the report holds what it needs, and lets go of the rest before it waits.
-        del fresh, tasks, writes
+        del service, step, fresh, built, tasks, writes
         await report
         if refused:
             raise Refused("; ".join(reasons))
+
+    async def _report_so_far(self, key: Key, step: Step, reasons: list[str]) -> None:
+        """The status while the writes of `step` wait, if it has settled."""
+        if fresh := self.store.service(key):
+            built = Built([], step.unsupported)
+            await self._report(key, step.service, fresh, built, step.context, step.decision,
+                               reasons, True)  # fmt: skip
 
     async def _reporting_while(
         self,
