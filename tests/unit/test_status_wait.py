@@ -105,18 +105,25 @@ def _assert_holds_only_the_status(held: list[Any]) -> None:
     assert not [item for item in held if type(item).__name__ in ("Service", "Observed", "Step")]
 
 
+async def _status_lane_full() -> tuple[Reconciler, asyncio.Semaphore]:
+    """A reconciler that knows the service, with every request of its status lane under way:
+    a status write waits its turn."""
+    api = client.ApiClient(client.Configuration(host="https://127.0.0.1:6443"))
+    reconciler = Reconciler(Kube(api), status_hold=0.0)
+    reconciler.queue.add = lambda key: None  # type: ignore[method-assign]
+    reconciler.aio = _Writes()  # type: ignore[assignment]
+    reconciler.store.put_service(_service())
+    lane = reconciler._lanes["status"]
+    for _ in range(LANE_WIDTH):
+        await lane.acquire()
+    return reconciler, lane
+
+
 def test_a_status_write_waiting_for_its_lane_holds_no_children_pods_or_spec() -> None:
     async def scenario() -> None:
-        api = client.ApiClient(client.Configuration(host="https://127.0.0.1:6443"))
-        reconciler = Reconciler(Kube(api), status_hold=0.0)
-        reconciler.queue.add = lambda key: None  # type: ignore[method-assign]
-        reconciler.aio = _Writes()  # type: ignore[assignment]
-        reconciler.store.put_service(_service())
+        reconciler, lane = await _status_lane_full()
         reconciler.store.put_child(_deployment())
         reconciler.store.put_pod(_pod())
-        lane = reconciler._lanes["status"]
-        for _ in range(LANE_WIDTH):  # the lane is full: the write waits its turn
-            await lane.acquire()
         service = reconciler.store.model(KEY)
         body = reconciler.store.service(KEY)
         assert service is not None and body is not None
@@ -136,14 +143,7 @@ def test_a_status_write_waiting_for_its_lane_holds_no_children_pods_or_spec() ->
 
 def test_a_reconcile_waiting_to_write_its_status_holds_no_children_spec_or_writes() -> None:
     async def scenario() -> None:
-        api = client.ApiClient(client.Configuration(host="https://127.0.0.1:6443"))
-        reconciler = Reconciler(Kube(api), status_hold=0.0)
-        reconciler.queue.add = lambda key: None  # type: ignore[method-assign]
-        reconciler.aio = _Writes()  # type: ignore[assignment]
-        reconciler.store.put_service(_service())
-        lane = reconciler._lanes["status"]
-        for _ in range(LANE_WIDTH):
-            await lane.acquire()
+        reconciler, lane = await _status_lane_full()
         reconcile = asyncio.ensure_future(reconciler.reconcile(KEY))
         await asyncio.sleep(0.05)
         assert not reconcile.done()
