@@ -102,6 +102,14 @@ def error_kind(error: ApiException) -> str | None:
         return None
 
 
+def error_message(error: ApiException) -> str:
+    """The API server's own words (its Status message), else the HTTP reason."""
+    try:
+        return str(json.loads(error.body or "{}").get("message") or error.reason)
+    except ValueError:
+        return str(error.reason)
+
+
 @dataclass(frozen=True)
 class Call:
     """One request of the operator's, built once (`Calls`) and sent by either transport:

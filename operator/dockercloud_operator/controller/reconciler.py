@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import copy
 import functools
-import json
 import logging
 import time
 from collections import defaultdict
@@ -30,6 +29,7 @@ from dockercloud_operator.controller.kube import (
     Kube,
     NamespaceTerminating,
     error_kind,
+    error_message,
 )
 from dockercloud_operator.controller.retry import Retry
 from dockercloud_operator.controller.rollouts import Rollouts, unstall
@@ -38,10 +38,13 @@ from dockercloud_operator.controller.status import (
     TRANSITIONAL,
     Observed,
     compute,
+    condition_message,
+    describe,
     glance,
     moving,
     news,
-    observed_generation_lags,
+    unchanged,
+    unseen,
 )
 from dockercloud_operator.controller.step import Step, next_step, workload_of
 from dockercloud_operator.controller.store import Key, Packed, Store, same_definition
@@ -383,7 +386,7 @@ class Reconciler:
             if error.status not in REFUSED:
                 raise
             if not _immutable(obj, error):
-                return Refused(f"{obj['kind']} {obj['metadata']['name']}: {_message(error)}")
+                return Refused(f"{obj['kind']} {obj['metadata']['name']}: {error_message(error)}")
             await self._recreate(key, obj)
         return None
 
@@ -476,7 +479,7 @@ class Reconciler:
         if settled_only and moving(glance(service, observed, basis)):
             return  # the reconcile's own report, once its writes are done, tells a transition
         status = compute(service, observed, basis, datetime.now(UTC))
-        if _same(status, previous):
+        if unchanged(status, previous):
             self._held.pop(key, None)
             return
         # A transition, or a rollout under way (not synchronized): written once it has lasted
@@ -489,7 +492,7 @@ class Reconciler:
                     return
                 # however many containers come and go, one write an interval
                 due = self._written_at.get(key, 0.0) + self.status_refresh
-            elif status["state"] not in TRANSITIONAL and _unseen(observed.workload):
+            elif status["state"] not in TRANSITIONAL and unseen(observed.workload):
                 # A change its workload's controller has not acted on yet (a redeploy, say):
                 # which state it brings is the news, not the state before it.
                 due = since + self.status_refresh
@@ -512,12 +515,12 @@ class Reconciler:
             # A new service that comes straight up gets no Event: its creation and its status
             # (Running, started_datetime) say all one would, and at scale it is a write each.
             if previous.get("state") or status["state"] != State.RUNNING:
-                await self._event(body, status["state"], _describe(status))
+                await self._event(body, status["state"], describe(status))
             if held:  # the new state may allow what the old one held
                 self.queue.add(key)
-        if held and _condition_message(previous, "ActionsAllowed") != held:
+        if held and condition_message(previous, "ActionsAllowed") != held:
             await self._event(body, "ActionHeld", held, warning=True)
-        if message and _condition_message(previous, "Applied") != message:
+        if message and condition_message(previous, "Applied") != message:
             await self._event(body, "Refused", message, warning=True)
 
     async def _mind_rollout(
@@ -571,15 +574,9 @@ IMMUTABLE = "updates to statefulset spec for fields other than"
 
 def _immutable(obj: Object, error: ApiException) -> bool:
     """The API server refused the change of a StatefulSet's fields that cannot change."""
-    return error.status == 422 and obj["kind"] == "StatefulSet" and IMMUTABLE in _message(error)
-
-
-def _message(error: ApiException) -> str:
-    """The API server's own words (its Status message), else the HTTP reason."""
-    try:
-        return str(json.loads(error.body or "{}").get("message") or error.reason)
-    except ValueError:
-        return str(error.reason)
+    return (
+        error.status == 422 and obj["kind"] == "StatefulSet" and IMMUTABLE in error_message(error)
+    )
 
 
 def _refusal(task: asyncio.Future[Any]) -> Refused | None:
@@ -590,17 +587,6 @@ def _refusal(task: asyncio.Future[Any]) -> Refused | None:
     return outcome if isinstance(outcome, Refused) else None
 
 
-def _condition_message(status: Object, kind: str) -> str | None:
-    return next(
-        (c.get("message") for c in status.get("conditions", []) if c.get("type") == kind), None
-    )
-
-
-def _unseen(workload: Object | None) -> bool:
-    """The workload's controller has not acted on its latest spec yet."""
-    return workload is not None and observed_generation_lags(workload)
-
-
 def _head(service: Object) -> Object:
     """What a status write and its Events read of the service: its name and its status."""
     metadata = service["metadata"]
@@ -608,13 +594,3 @@ def _head(service: Object) -> Object:
         "metadata": {k: metadata[k] for k in ("namespace", "name", "uid") if k in metadata},
         "status": service.get("status") or {},
     }
-
-
-def _same(status: Object, previous: Object) -> bool:
-    return {k: v for k, v in previous.items() if v is not None} == status
-
-
-def _describe(status: Object) -> str:
-    if status.get("state") == State.STOPPING:
-        return f"{status.get('current_num_containers', 0)} containers stopping"
-    return f"{status.get('running_of_target', '0/0')} containers running"

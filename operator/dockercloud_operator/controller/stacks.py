@@ -13,7 +13,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from dockercloud_operator.controller.kube import AsyncKube
+from dockercloud_operator.controller.kube import AsyncKube, error_message
 from dockercloud_operator.controller.stack_status import compute, running_of
 from dockercloud_operator.controller.store import Store
 from dockercloud_operator.resources.stack import STACK_LABEL, member_services
@@ -115,7 +115,7 @@ class Stacks:
                 try:
                     current.append(await self._apply(manifest))
                 except ApiException as error:
-                    invalid = f"service {manifest['metadata']['name']}: {_reason(error)}"
+                    invalid = f"service {manifest['metadata']['name']}: {error_message(error)}"
                     current.append(self.store.service((namespace, manifest["metadata"]["name"])))
             names = {m["metadata"]["name"] for m in wanted}
             for service in owned:  # a service removed from the stack is terminated
@@ -205,10 +205,3 @@ def _reference(service: Object) -> Object:
         "kind": constants.KIND,
         "metadata": {"namespace": meta["namespace"], "name": meta["name"], "uid": meta.get("uid")},
     }
-
-
-def _reason(error: ApiException) -> str:
-    try:
-        return str(json.loads(error.body or "{}").get("message") or error.reason)
-    except ValueError:
-        return str(error.reason)

@@ -441,3 +441,26 @@ def running_of_target(status: Object) -> tuple[int, int]:
     """A status's `running/target` as numbers ((0, 0) when it has none)."""
     running, _, wanted = str(status.get("running_of_target", "0/0")).partition("/")
     return (int(running), int(wanted)) if running.isdigit() and wanted.isdigit() else (0, 0)
+
+
+def unchanged(status: Object, previous: Object) -> bool:
+    """The new status says what the one written says (its removed fields aside)."""
+    return {k: v for k, v in previous.items() if v is not None} == status
+
+
+def unseen(workload: Object | None) -> bool:
+    """The workload's controller has not acted on its latest spec yet."""
+    return workload is not None and observed_generation_lags(workload)
+
+
+def condition_message(status: Object, kind: str) -> str | None:
+    return next(
+        (c.get("message") for c in status.get("conditions", []) if c.get("type") == kind), None
+    )
+
+
+def describe(status: Object) -> str:
+    """What an Event of the status's state says."""
+    if status.get("state") == State.STOPPING:
+        return f"{status.get('current_num_containers', 0)} containers stopping"
+    return f"{status.get('running_of_target', '0/0')} containers running"
