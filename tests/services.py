@@ -79,3 +79,13 @@ def read_or_none(read: Any, *args: Any) -> Any:
         if error.status == 404:
             return None
         raise
+
+
+def written(workload: Any) -> tuple[Any, ...]:
+    """What a write to a workload's spec or metadata would change, and who owns which fields. Not
+    its resourceVersion: the controller-manager goes on writing the status for a while after the
+    pods are ready (its conditions move on), which is no write of the operator's."""
+    meta = workload.metadata
+    fields = meta.managed_fields
+    owners = [(m.manager, m.operation, m.fields_v1) for m in fields if not m.subresource]
+    return meta.generation, meta.labels, meta.annotations, meta.owner_references, owners

@@ -311,15 +311,18 @@ def test_a_restarted_operator_writes_nothing_over_existing_services(
     # Its status written too (a moment after the containers run), before it is looked at.
     wait_for(lambda: settled("db", "1/1") and settled("web", "2/2"), "both to be Running")
 
-    def versions() -> dict[str, str]:
+    def versions() -> dict[str, Any]:
+        found: dict[str, Any] = {
+            f"Deployment/{d.metadata.name}": services.written(d)
+            for d in client.AppsV1Api(api).list_namespaced_deployment(namespace).items
+        }
         listed = [
-            *client.AppsV1Api(api).list_namespaced_deployment(namespace).items,
             *client.CoreV1Api(api).list_namespaced_service(namespace).items,
             *client.CoreV1Api(api).list_namespaced_service_account(namespace).items,
             *client.RbacAuthorizationV1Api(api).list_namespaced_role(namespace).items,
             *client.RbacAuthorizationV1Api(api).list_namespaced_role_binding(namespace).items,
         ]
-        found = {f"{o.kind}/{o.metadata.name}": o.metadata.resource_version for o in listed}
+        found.update({f"{o.kind}/{o.metadata.name}": o.metadata.resource_version for o in listed})
         for name in ("db", "web"):
             found[f"dcs/{name}"] = services.get(api, namespace, name)["metadata"]["resourceVersion"]
         return found

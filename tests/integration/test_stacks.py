@@ -156,10 +156,10 @@ def test_editing_the_services_adds_changes_and_removes_and_touches_nothing_else(
     _state_is(api, namespace, "edit", "Running")
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
 
-    def versions(service: str) -> dict[str, str]:
+    def versions(service: str) -> dict[str, Any]:
         deployment = apps.read_namespaced_deployment(service, namespace)
         kube_service = core.read_namespaced_service(service, namespace)
-        return {"Deployment": deployment.metadata.resource_version,
+        return {"Deployment": services.written(deployment),
                 "Service": kube_service.metadata.resource_version}  # fmt: skip
 
     untouched = versions("edit-redis")
