@@ -6,11 +6,15 @@ creates, and any field a builder adds or drops fails a test."""
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dockercloud_operator.resources import build, object_key
 from dockercloud_operator.resources.access import api_access
@@ -1347,6 +1351,31 @@ def test_applied_objects_carry_a_fingerprint_of_their_desired_form() -> None:
     reordered = dict(reversed(list(desired.items())))
     assert fingerprint(reordered) == fingerprint(desired)
     assert fingerprint(build(service(tty=True)).objects[0]) != fingerprint(desired)
+
+
+# What children hold: strings, integers, booleans and nulls, in lists and objects.
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(JSON_VALUES)
+def test_a_fingerprint_is_the_digest_of_the_standard_librarys_sorted_compact_text(
+    value: Any,
+) -> None:
+    """Children annotated before keep their digests (a new one would be a write each)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    assert fingerprint(value) == hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def test_a_fingerprint_is_the_same_whatever_the_text_or_the_keys_hold() -> None:
+    for value in ({"é": "\x7f", "a": "\U0001f600"}, {1: "one"}, {"big": 2**64}):
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+        assert fingerprint(value) == hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from dockercloud_operator.resources import Object, object_key
 from dockercloud_operator.schema import constants
 
@@ -46,9 +48,19 @@ def derives(desired: Any, live: Any) -> bool:
 
 
 def fingerprint(obj: Object) -> str:
-    """A digest of a desired object (insensitive to key order)."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+    """A digest of a desired object (insensitive to key order), of its text as the standard
+    library writes it sorted and compact, so that the children already annotated keep their
+    digests. orjson writes that same text, ten times faster, whenever it is plain ASCII (the
+    standard library escapes the rest); the two also write floats differently, and children
+    hold none (the schema has no numbers but integers). It was 4.6 % of the operator's CPU
+    creating 1,000 services (py-spy)."""
+    try:
+        text = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # keys that are not strings, an integer past 64 bits
+        text = b"\x80"
+    if not text.isascii() or b"\x7f" in text:
+        text = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(text).hexdigest()[:20]
 
 
 def stamped(obj: Object) -> Object:
