@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from dockercloud_operator.controller.status import (
     documented_datetime,
     glance,
     image_name,
+    kubernetes_time,
     state,
     synchronized,
 )
@@ -191,6 +192,12 @@ def test_counts_tell_deployed_running_and_stopped_containers() -> None:
 
 def test_the_documented_datetime_form() -> None:
     assert documented_datetime(NOW) == "Mon, 13 Oct 2014 11:01:43 +0000"
+    # to the second, in UTC, whatever the moment's fraction or zone
+    late = NOW.replace(microsecond=999_999).astimezone(timezone(timedelta(hours=-5)))
+    assert documented_datetime(late) == "Mon, 13 Oct 2014 11:01:43 +0000"
+    assert kubernetes_time(late) == "2014-10-13T11:01:43Z"
+    assert documented_datetime(NOW + timedelta(seconds=1)) == "Mon, 13 Oct 2014 11:01:44 +0000"
+    assert kubernetes_time(NOW - timedelta(days=1)) == "2014-10-12T11:01:43Z"
 
 
 @pytest.mark.parametrize(
