@@ -31,8 +31,8 @@ def _collect_less() -> None:
     """What is loaded by now lives as long as the process: no collection need scan it again.
     And young objects are collected less often: the operator makes many (each watch event
     decoded, each status computed), few of them in cycles. Creating 1,000 services, the
-    collector took 1.4 of the operator's 10.9 CPU-seconds; with this, 0.5 of 9.6, for 2 MiB
-    more at the peak."""
+    collector took 1.4 of the operator's 10.9 CPU-seconds; with this, 0.5 of 10.1, for 2 MiB
+    more at the peak (bench/README.md)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
